@@ -1,0 +1,23 @@
+"""Errors raised while standing up the local services.
+
+ServiceError            base: a message meant for a person, printed without a traceback
+├── ToolMissing         java, mvn or redis-server is not installed (says how to install it)
+├── PortInUse           another process holds a port a service needs
+└── ServiceFailedToStart the process exited or never became ready (points at its log)
+"""
+
+
+class ServiceError(Exception):
+    """A local service could not be managed; str(error) tells a person what to do."""
+
+
+class ToolMissing(ServiceError):
+    pass
+
+
+class PortInUse(ServiceError):
+    pass
+
+
+class ServiceFailedToStart(ServiceError):
+    pass

@@ -1,0 +1,258 @@
+"""A single-node Apache Kafka (KRaft) broker run from Maven Central jars with the local Java.
+
+The jars are resolved once by Maven from `infra/kafka/pom.xml` into a cache shared by every
+checkout; the broker's data, config and logs live under the state directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka.client import AIOKafkaClient
+
+from infra.errors import PortInUse, ServiceFailedToStart, ToolMissing
+from infra.ports import port_is_free
+from infra.procs import ManagedProcess
+
+POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)<", POM.read_text()).group(1)  # type: ignore[union-attr]
+MIN_JAVA = 17
+
+
+@dataclass(frozen=True)
+class KafkaBrokerConfig:
+    host: str
+    port: int
+    controller_port: int
+    partitions: int
+    run_dir: Path
+    cache_dir: Path
+    java: str = "java"
+    maven: str = "mvn"
+    heap: str = "768m"
+
+    @property
+    def jar_dir(self) -> Path:
+        return self.cache_dir / f"kafka-{KAFKA_VERSION}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
+
+
+def render_server_properties(cfg: KafkaBrokerConfig) -> str:
+    """Combined broker+controller, one node, replication factor 1 everywhere."""
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.bootstrap.servers": f"{cfg.host}:{cfg.controller_port}",
+        "listeners": f"PLAINTEXT://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{cfg.host}:{cfg.port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(cfg.data_dir),
+        "num.partitions": str(cfg.partitions),
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        # Tests and the demo join groups constantly; the 3 s default only adds latency here.
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "true",
+    }
+    return "".join(f"{key}={value}\n" for key, value in props.items())
+
+
+def render_log4j2(cfg: KafkaBrokerConfig) -> str:
+    log = cfg.run_dir / "server.log"
+    return f"""Configuration:
+  Appenders:
+    RollingFile:
+      name: file
+      fileName: "{log}"
+      filePattern: "{log}.%i"
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+      SizeBasedTriggeringPolicy:
+        size: 50MB
+      DefaultRolloverStrategy:
+        max: 3
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: file
+"""
+
+
+class KafkaBroker:
+    def __init__(self, cfg: KafkaBrokerConfig) -> None:
+        self.cfg = cfg
+        self.process = ManagedProcess("kafka", cfg.run_dir)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.cfg.host}:{self.cfg.port}"
+
+    def start(self, ready_timeout_s: float = 90.0) -> bool:
+        """Start unless running; False when it already ran (up twice is harmless)."""
+        if self.process.is_running():
+            return False
+        java = require_java(self.cfg.java)
+        for port in (self.cfg.port, self.cfg.controller_port):
+            if not port_is_free(self.cfg.host, port):
+                raise PortInUse(
+                    f"Kafka needs {self.cfg.host}:{port}, but another process listens there. "
+                    "Stop it or choose other ports with MOBIUS_KAFKA_BOOTSTRAP_SERVERS / "
+                    "MOBIUS_KAFKA_CONTROLLER_PORT."
+                )
+        self.ensure_jars()
+        self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.cfg.run_dir / "server.properties").write_text(render_server_properties(self.cfg))
+        (self.cfg.run_dir / "log4j2.yaml").write_text(render_log4j2(self.cfg))
+        self._format_storage(java)
+        self.process.start(self._java_argv(java, "kafka.Kafka", str(self.cfg.run_dir / "server.properties")))
+        self.wait_ready(ready_timeout_s)
+        return True
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout_s=30.0)
+
+    def healthy(self, timeout_s: float = 5.0) -> bool:
+        try:
+            return asyncio.run(_metadata_brokers(self.bootstrap, timeout_s)) > 0
+        except Exception:  # noqa: BLE001 - any failure to answer means not healthy
+            return False
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.process.is_running():
+                raise ServiceFailedToStart(
+                    f"Kafka exited during start; see {self.cfg.run_dir / 'server.log'}.\n"
+                    f"{self.process.log_tail()}"
+                )
+            if self.healthy(timeout_s=2.0):
+                return
+            time.sleep(0.2)
+        self.process.stop()
+        raise ServiceFailedToStart(
+            f"Kafka gave no metadata response within {timeout_s:.0f} s; "
+            f"see {self.cfg.run_dir / 'server.log'}."
+        )
+
+    def ensure_jars(self) -> Path:
+        """Fetch the broker's jars with Maven once; later calls find them in the cache."""
+        jar_dir = self.cfg.jar_dir
+        if (jar_dir / ".complete").exists():
+            return jar_dir
+        maven = shutil.which(self.cfg.maven)
+        if maven is None:
+            raise ToolMissing(
+                f"Maven ('{self.cfg.maven}') is needed once to fetch the Kafka {KAFKA_VERSION} jars "
+                "and was not found. Install it with: apt-get install -y maven"
+            )
+        partial = jar_dir.with_name(jar_dir.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        result = subprocess.run(  # noqa: S603 - fixed argv
+            [
+                maven,
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={partial}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServiceFailedToStart(
+                f"Maven could not fetch the Kafka jars:\n{(result.stdout + result.stderr)[-2000:]}"
+            )
+        (partial / ".complete").write_text(KAFKA_VERSION)
+        shutil.rmtree(jar_dir, ignore_errors=True)
+        partial.rename(jar_dir)
+        return jar_dir
+
+    def _format_storage(self, java: str) -> None:
+        if (self.cfg.data_dir / "meta.properties").exists():
+            return
+        cluster_id = _kafka_cluster_id()
+        result = subprocess.run(  # noqa: S603 - fixed argv
+            self._java_argv(
+                java,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.cfg.run_dir / "server.properties"),
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServiceFailedToStart(f"Formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+    def _java_argv(self, java: str, main_class: str, *args: str) -> list[str]:
+        return [
+            java,
+            f"-Xmx{self.cfg.heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.cfg.run_dir / 'log4j2.yaml'}",
+            f"-Dkafka.logs.dir={self.cfg.run_dir}",
+            "-cp",
+            f"{self.cfg.jar_dir}/*",
+            main_class,
+            *args,
+        ]
+
+
+def require_java(command: str) -> str:
+    java = shutil.which(command)
+    if java is None:
+        raise ToolMissing(
+            f"Java {MIN_JAVA}+ ('{command}') is needed to run Kafka and was not found. "
+            "Install it with: apt-get install -y openjdk-17-jre-headless"
+        )
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)  # noqa: S603
+    match = re.search(r'version "(\d+)', out.stderr + out.stdout)
+    if match is None or int(match.group(1)) < MIN_JAVA:
+        raise ToolMissing(
+            f"Kafka {KAFKA_VERSION} needs Java {MIN_JAVA}+; '{java}' reports: {out.stderr.strip()}"
+        )
+    return java
+
+
+def _kafka_cluster_id() -> str:
+    # Kafka's cluster id is a UUID in URL-safe base64 without padding (what `random-uuid` prints).
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+async def _metadata_brokers(bootstrap: str, timeout_s: float) -> int:
+    """Ask the broker for cluster metadata; the number of brokers it reports."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout_s)
+        return len(client.cluster.brokers())
+    finally:
+        await client.close()

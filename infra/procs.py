@@ -1,0 +1,124 @@
+"""A long-running child process tracked by a pid file under the state directory.
+
+The process runs in its own session so `mobius up` can exit and leave it running, and `stop`
+signals the whole process group so no JVM or helper outlives `mobius down`. The pid file alone
+is not trusted: the process must still be alive and be running in our run directory,
+so a recycled pid is never mistaken for (or killed as) ours. Its working directory is the check:
+redis-server rewrites its command line, but both it and the JVM keep running in the run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    name: str
+    run_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.out"
+
+    def pid(self) -> int | None:
+        """The pid of our live process, or None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if _is_ours(pid, self.run_dir.resolve()):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 - argv is built by us, never from user text
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.run_dir,
+                env=env,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stop gracefully, then forcibly; True when a process was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout_s):
+            _signal_group(pid, signal.SIGKILL)
+            _wait_gone(pid, 10.0)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def _proc_state(pid: int) -> str | None:
+    """The kernel's one-letter process state ("Z" for a zombie), or None when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def _is_ours(pid: int, run_dir: Path) -> bool:
+    state = _proc_state(pid)
+    if state in (None, "Z"):
+        _reap(pid)
+        return False
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")) == run_dir
+    except OSError:
+        return False
+
+
+def _reap(pid: int) -> None:
+    # Only possible when we are the parent (tests start services in-process).
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _proc_state(pid) in (None, "Z"):
+            _reap(pid)
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,89 @@
+"""Debian's redis-server, run on a loopback port with its data under the state directory."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from infra.errors import PortInUse, ServiceFailedToStart, ToolMissing
+from infra.ports import port_is_free
+from infra.procs import ManagedProcess
+
+INSTALL_HINT = "apt-get update && apt-get install -y redis-server"
+
+
+@dataclass(frozen=True)
+class RedisServerConfig:
+    host: str
+    port: int
+    run_dir: Path
+    command: str = "redis-server"
+
+
+def render_redis_conf(cfg: RedisServerConfig) -> str:
+    return "\n".join(
+        [
+            f"bind {cfg.host}",
+            f"port {cfg.port}",
+            "protected-mode yes",
+            "daemonize no",
+            f'dir "{cfg.run_dir}"',
+            'logfile ""',
+            # Budgets and overrides live here: keep them across restarts.
+            "appendonly yes",
+            'save ""',
+            "",
+        ]
+    )
+
+
+class RedisServer:
+    def __init__(self, cfg: RedisServerConfig) -> None:
+        self.cfg = cfg
+        self.process = ManagedProcess("redis", cfg.run_dir)
+
+    def start(self, ready_timeout_s: float = 20.0) -> bool:
+        """Start unless running; False when it already ran."""
+        if self.process.is_running():
+            return False
+        binary = shutil.which(self.cfg.command)
+        if binary is None:
+            raise ToolMissing(f"redis-server is not installed. Install it with: {INSTALL_HINT}")
+        if not port_is_free(self.cfg.host, self.cfg.port):
+            raise PortInUse(
+                f"Redis needs {self.cfg.host}:{self.cfg.port}, but another process listens there. "
+                "Stop it or choose another port with MOBIUS_REDIS_URL."
+            )
+        self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.cfg.run_dir / "redis.conf"
+        conf.write_text(render_redis_conf(self.cfg))
+        self.process.start([binary, str(conf)])
+        self.wait_ready(ready_timeout_s)
+        return True
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout_s=15.0)
+
+    def healthy(self) -> bool:
+        client = redis.Redis(host=self.cfg.host, port=self.cfg.port, socket_timeout=2)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.process.is_running():
+                raise ServiceFailedToStart(f"redis-server exited during start:\n{self.process.log_tail()}")
+            if self.healthy():
+                return
+            time.sleep(0.05)
+        self.process.stop()
+        raise ServiceFailedToStart(f"redis-server did not answer PING within {timeout_s:.0f} s")

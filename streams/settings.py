@@ -1,0 +1,107 @@
+"""The one typed settings object, built once at the entry point and passed down.
+
+Every value can be set with a ``MOBIUS_`` environment variable (nested values with ``__``, e.g.
+``MOBIUS_TOPICS__QUERIES``). Nothing else in the code base reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_ROUTER_CONFIG = Path(__file__).resolve().parent.parent / "routing" / "default_router.yaml"
+
+
+class TopicNames(BaseModel):
+    """Kafka topic names; each test or deployment may use its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queries: str = "mobius.queries"
+    replies: str = "mobius.replies"
+    completions: str = "mobius.completions"
+    dlq: str = "mobius.dlq"
+    alerts: str = "mobius.alerts"
+
+
+class KafkaSecurity(BaseModel):
+    """Client-side security options, passed through to aiokafka unchanged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+
+class MobiusSettings(BaseSettings):
+    """Where every outside system is and how the local stand-ins run."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MOBIUS_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    # The local broker's KRaft controller listener; unused when Kafka is remote.
+    kafka_controller_port: int = 9093
+    kafka_partitions: int = 6
+    kafka_replication_factor: int = 1
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password: SecretStr | None = None
+
+    # chdb:///path selects the embedded engine; http(s)://host:port a ClickHouse server.
+    clickhouse_dsn: str = ""
+    clickhouse_password: SecretStr | None = None
+
+    router_config: Path = DEFAULT_ROUTER_CONFIG
+    topics: TopicNames = Field(default_factory=TopicNames)
+
+    state_dir: Path = Path(".mobius")
+    # Downloaded artifacts (Kafka jars) are shared by every checkout on the machine.
+    cache_dir: Path = Path.home() / ".cache" / "mobius"
+    java_command: str = "java"
+    maven_command: str = "mvn"
+
+    @model_validator(mode="after")
+    def _embedded_clickhouse_under_state_dir(self) -> MobiusSettings:
+        if not self.clickhouse_dsn:
+            path = (self.state_dir / "clickhouse").resolve()
+            object.__setattr__(self, "clickhouse_dsn", f"chdb://{path}")
+        return self
+
+    @property
+    def clickhouse_embedded(self) -> bool:
+        return self.clickhouse_dsn.startswith("chdb://")
+
+    @property
+    def kafka_is_local(self) -> bool:
+        return all(_is_loopback(host) for host, _ in self.kafka_endpoints)
+
+    @property
+    def kafka_endpoints(self) -> list[tuple[str, int]]:
+        endpoints = []
+        for server in self.kafka_bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            endpoints.append((host or "127.0.0.1", int(port)))
+        return endpoints
+
+    @property
+    def redis_host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.redis_url)
+        return parts.hostname or "127.0.0.1", parts.port or 6379
+
+    @property
+    def redis_is_local(self) -> bool:
+        return _is_loopback(self.redis_host_port[0])
+
+
+def _is_loopback(host: str) -> bool:
+    return host in {"localhost", "::1"} or host.startswith("127.")
