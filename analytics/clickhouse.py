@@ -17,10 +17,11 @@ class ClickHouseUnavailable(Exception):
 
 
 def connect(dsn: str, password: SecretStr | None = None) -> Client:
+    """A client; DateTime columns come back timezone-aware (UTC), as the rest of the code expects."""
     try:
         if password is None:
-            return get_client(dsn=dsn)
-        return get_client(dsn=dsn, password=password.get_secret_value())
+            return get_client(dsn=dsn, tz_mode="aware")
+        return get_client(dsn=dsn, password=password.get_secret_value(), tz_mode="aware")
     except ClickHouseError as exc:
         raise ClickHouseUnavailable(_explain(dsn, exc)) from exc
 

@@ -105,11 +105,11 @@ class KafkaBroker:
     def bootstrap(self) -> str:
         return f"{self.cfg.host}:{self.cfg.port}"
 
-    def start(self, ready_timeout_s: float = 90.0) -> bool:
-        """Start unless running; False when it already ran (up twice is harmless)."""
-        if self.process.is_running():
-            return False
+    def preflight(self) -> str:
+        """Check Java, Maven (only while the jars are not cached) and ports; the java path."""
         java = require_java(self.cfg.java)
+        if not (self.cfg.jar_dir / ".complete").exists():
+            self._require_maven()
         for port in (self.cfg.port, self.cfg.controller_port):
             if not port_is_free(self.cfg.host, port):
                 raise PortInUse(
@@ -117,12 +117,20 @@ class KafkaBroker:
                     "Stop it or choose other ports with MOBIUS_KAFKA_BOOTSTRAP_SERVERS / "
                     "MOBIUS_KAFKA_CONTROLLER_PORT."
                 )
+        return java
+
+    def start(self, ready_timeout_s: float = 90.0) -> bool:
+        """Start unless running; False when it already ran (up twice is harmless)."""
+        if self.process.is_running():
+            return False
+        java = self.preflight()
         self.ensure_jars()
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
         (self.cfg.run_dir / "server.properties").write_text(render_server_properties(self.cfg))
         (self.cfg.run_dir / "log4j2.yaml").write_text(render_log4j2(self.cfg))
         self._format_storage(java)
-        self.process.start(self._java_argv(java, "kafka.Kafka", str(self.cfg.run_dir / "server.properties")))
+        properties = str(self.cfg.run_dir / "server.properties")
+        self.process.start(self._java_argv(java, "kafka.Kafka", properties))
         self.wait_ready(ready_timeout_s)
         return True
 
@@ -157,12 +165,7 @@ class KafkaBroker:
         jar_dir = self.cfg.jar_dir
         if (jar_dir / ".complete").exists():
             return jar_dir
-        maven = shutil.which(self.cfg.maven)
-        if maven is None:
-            raise ToolMissing(
-                f"Maven ('{self.cfg.maven}') is needed once to fetch the Kafka {KAFKA_VERSION} jars "
-                "and was not found. Install it with: apt-get install -y maven"
-            )
+        maven = self._require_maven()
         partial = jar_dir.with_name(jar_dir.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         result = subprocess.run(  # noqa: S603 - fixed argv
@@ -188,6 +191,15 @@ class KafkaBroker:
         shutil.rmtree(jar_dir, ignore_errors=True)
         partial.rename(jar_dir)
         return jar_dir
+
+    def _require_maven(self) -> str:
+        maven = shutil.which(self.cfg.maven)
+        if maven is None:
+            raise ToolMissing(
+                f"Maven ('{self.cfg.maven}') is needed once to fetch the Kafka {KAFKA_VERSION} jars "
+                "and was not found. Install it with: apt-get install -y maven"
+            )
+        return maven
 
     def _format_storage(self, java: str) -> None:
         if (self.cfg.data_dir / "meta.properties").exists():

@@ -9,7 +9,6 @@ redis-server rewrites its command line, but both it and the JVM keep running in 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +16,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+# Children started by this process, kept so they are reaped (not left as zombies or warned
+# about as "still running") when this same process stops them, as tests do.
+_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class ManagedProcess:
                 env=env,
                 start_new_session=True,
             )
+        _children[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc.pid
 
@@ -100,9 +104,9 @@ def _is_ours(pid: int, run_dir: Path) -> bool:
 
 
 def _reap(pid: int) -> None:
-    # Only possible when we are the parent (tests start services in-process).
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        del _children[pid]
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

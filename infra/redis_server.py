@@ -46,10 +46,8 @@ class RedisServer:
         self.cfg = cfg
         self.process = ManagedProcess("redis", cfg.run_dir)
 
-    def start(self, ready_timeout_s: float = 20.0) -> bool:
-        """Start unless running; False when it already ran."""
-        if self.process.is_running():
-            return False
+    def preflight(self) -> str:
+        """Check the binary and the port; the redis-server path."""
         binary = shutil.which(self.cfg.command)
         if binary is None:
             raise ToolMissing(f"redis-server is not installed. Install it with: {INSTALL_HINT}")
@@ -58,6 +56,13 @@ class RedisServer:
                 f"Redis needs {self.cfg.host}:{self.cfg.port}, but another process listens there. "
                 "Stop it or choose another port with MOBIUS_REDIS_URL."
             )
+        return binary
+
+    def start(self, ready_timeout_s: float = 20.0) -> bool:
+        """Start unless running; False when it already ran."""
+        if self.process.is_running():
+            return False
+        binary = self.preflight()
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
         conf = self.cfg.run_dir / "redis.conf"
         conf.write_text(render_redis_conf(self.cfg))

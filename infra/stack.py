@@ -51,6 +51,11 @@ class LocalStack:
 
     def up(self) -> list[str]:
         """Start what is not running; the names of the services started now."""
+        # Check everything first so a missing tool or a taken port starts nothing.
+        if self.redis is not None and not self.redis.process.is_running():
+            self.redis.preflight()
+        if self.kafka is not None and not self.kafka.process.is_running():
+            self.kafka.preflight()
         started = []
         if self.redis is not None and self.redis.start():
             started.append("redis")

@@ -1,0 +1,13 @@
+# The router worker and analytics sink image used by docker-compose.yml.
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/venv PATH=/opt/venv/bin:$PATH
+RUN pip install --no-cache-dir uv==0.13.9
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+COPY schemas schemas
+COPY routing routing
+COPY streams streams
+COPY analytics analytics
+COPY infra infra
+RUN uv sync --frozen --no-dev
+ENTRYPOINT ["mobius"]

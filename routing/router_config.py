@@ -1,0 +1,103 @@
+"""The routing config: LiteLLM's own proxy-config YAML plus a `mobius:` section for our policy.
+
+`model_list`, `router_settings` and `litellm_settings` are kept as LiteLLM reads them (they are
+handed to `litellm.Router` unchanged); only their shape and the group names they mention are
+checked here, so a typo fails at start with the file and the reason, not at the first request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Tier = Literal["free", "pro", "enterprise"]
+QueryType = Literal["simple", "complex", "long_context", "code"]
+
+
+class RouterConfigError(Exception):
+    """The routing config file is missing or invalid; the message names the file and the problem."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RuleCondition(_Frozen):
+    query_type: tuple[QueryType, ...] = ()
+    tier: tuple[Tier, ...] = ()
+
+
+class RoutingRule(_Frozen):
+    when: RuleCondition = Field(default_factory=RuleCondition)
+    group: str
+
+
+class TierLimits(_Frozen):
+    allowed_groups: tuple[str, ...]
+    max_prompt_tokens: int = Field(gt=0)
+    max_output_tokens: int = Field(gt=0)
+
+
+class MobiusPolicy(_Frozen):
+    default_group: str
+    rules: tuple[RoutingRule, ...] = ()
+    tiers: dict[Tier, TierLimits]
+
+
+class Deployment(BaseModel):
+    """One `model_list` entry; unknown LiteLLM keys pass through untouched."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    model_name: str
+    litellm_params: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _names_a_model(self) -> Deployment:
+        if not self.litellm_params.get("model"):
+            raise ValueError(f"deployment of group {self.model_name!r} has no litellm_params.model")
+        return self
+
+
+class RouterConfig(_Frozen):
+    model_list: tuple[Deployment, ...] = Field(min_length=1)
+    router_settings: dict[str, Any] = Field(default_factory=dict)
+    litellm_settings: dict[str, Any] = Field(default_factory=dict)
+    mobius: MobiusPolicy
+
+    @property
+    def groups(self) -> frozenset[str]:
+        return frozenset(d.model_name for d in self.model_list)
+
+    @model_validator(mode="after")
+    def _groups_exist(self) -> RouterConfig:
+        groups = self.groups
+        named = {self.mobius.default_group, *(rule.group for rule in self.mobius.rules)}
+        for limits in self.mobius.tiers.values():
+            named.update(limits.allowed_groups)
+        for key in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
+            for entry in self.router_settings.get(key) or []:
+                for source, targets in entry.items():
+                    named.update([source, *targets])
+        unknown = sorted(named - groups)
+        if unknown:
+            raise ValueError(f"groups {unknown} are named but have no deployment in model_list")
+        return self
+
+
+def load_router_config(path: Path) -> RouterConfig:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise RouterConfigError(f"router config {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise RouterConfigError(f"router config {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RouterConfigError(f"router config {path} must be a mapping with model_list and mobius")
+    try:
+        return RouterConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise RouterConfigError(f"router config {path} is invalid:\n{exc}") from exc
