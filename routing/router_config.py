@@ -41,8 +41,14 @@ class TierLimits(_Frozen):
     max_output_tokens: int = Field(gt=0)
 
 
+class ClassifierSettings(_Frozen):
+    long_context_tokens: int = Field(default=12000, gt=0)
+    complex_threshold: float = Field(default=0.35, ge=0, le=1)
+
+
 class MobiusPolicy(_Frozen):
     default_group: str
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     rules: tuple[RoutingRule, ...] = ()
     tiers: dict[Tier, TierLimits]
 

@@ -1,0 +1,193 @@
+"""What the simulated providers do, as pure functions over a mutable control state.
+
+Context windows come from LiteLLM's bundled price map, so each model refuses exactly the prompts the
+real one would. Latency is time-to-first-token plus output tokens at the model's speed, scaled (or
+fixed) at run time; outages, error rates and rpm limits are switched at run time too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+CONTENT_POLICY_MARKER = "[[policy-violation]]"
+RATE_WINDOW_S = 60.0
+
+# (time to first token in ms, output tokens per second): public ballpark figures per family.
+_SPEEDS = {
+    "gpt-4o-mini": (350, 90.0),
+    "gpt-4o": (500, 60.0),
+    "gpt-4.1": (600, 55.0),
+    "gpt-4.1-mini": (400, 80.0),
+    "claude-haiku-4-5": (400, 110.0),
+    "claude-sonnet-4-5": (700, 55.0),
+}
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    name: str
+    provider: str
+    context_window: int
+    max_output_tokens: int
+    ttft_ms: int
+    tokens_per_s: float
+
+
+@cache
+def _price_map() -> dict[str, dict[str, Any]]:
+    # Read LiteLLM's bundled map directly: importing litellm would double the simulator's start time.
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the simulator reads LiteLLM's price map; install litellm")
+    path = Path(spec.submodule_search_locations[0]) / "model_prices_and_context_window_backup.json"
+    data: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    return data
+
+
+def profile(model: str) -> ModelProfile | None:
+    info = _price_map().get(model)
+    if info is None or info.get("mode") not in (None, "chat"):
+        return None
+    ttft, tps = _SPEEDS.get(model, (500, 60.0))
+    return ModelProfile(
+        name=model,
+        provider=str(info.get("litellm_provider", "openai")),
+        context_window=int(info.get("max_input_tokens") or info.get("max_tokens") or 8192),
+        max_output_tokens=int(info.get("max_output_tokens") or 4096),
+        ttft_ms=ttft,
+        tokens_per_s=tps,
+    )
+
+
+@dataclass
+class Controls:
+    """Run-time switches, set over HTTP by tests and the demo."""
+
+    down: set[str] = field(default_factory=set)  # provider or model names
+    error_rate: dict[str, float] = field(default_factory=dict)  # name -> share of 500s
+    rpm: dict[str, int] = field(default_factory=dict)  # model -> requests per minute
+    latency_scale: float = 1.0
+    fixed_latency_ms: int | None = None
+    max_output_tokens: int = 300
+
+    def reset(self) -> None:
+        self.update(Controls().as_dict())
+
+    def update(self, body: dict[str, Any]) -> None:
+        if "down" in body:
+            self.down = set(body["down"])
+        if "error_rate" in body:
+            self.error_rate = {k: float(v) for k, v in body["error_rate"].items()}
+        if "rpm" in body:
+            self.rpm = {k: int(v) for k, v in body["rpm"].items()}
+        if "latency_scale" in body:
+            self.latency_scale = float(body["latency_scale"])
+        if "fixed_latency_ms" in body:
+            value = body["fixed_latency_ms"]
+            self.fixed_latency_ms = None if value is None else int(value)
+        if "max_output_tokens" in body:
+            self.max_output_tokens = int(body["max_output_tokens"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "down": sorted(self.down),
+            "error_rate": self.error_rate,
+            "rpm": self.rpm,
+            "latency_scale": self.latency_scale,
+            "fixed_latency_ms": self.fixed_latency_ms,
+            "max_output_tokens": self.max_output_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Either a completion (status 200) or a failure of a given kind."""
+
+    kind: str  # ok, context_window, content_policy, rate_limited, outage, server_error, unknown_model
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    text: str = ""
+    retry_after_s: int = 0
+    detail: str = ""
+
+
+class RateWindow:
+    """Requests per model over the last 60 s, to answer 429 above the model's rpm."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque[float]] = {}
+
+    def reset(self) -> None:
+        self._seen.clear()
+
+    def admit(self, model: str, rpm: int | None, now: float) -> int:
+        """0 when admitted; otherwise seconds until a slot frees up."""
+        if rpm is None:
+            return 0
+        window = self._seen.setdefault(model, deque())
+        while window and now - window[0] >= RATE_WINDOW_S:
+            window.popleft()
+        if len(window) >= rpm:
+            return max(1, math.ceil(RATE_WINDOW_S - (now - window[0])))
+        window.append(now)
+        return 0
+
+
+def estimate_tokens(texts: list[str]) -> int:
+    """About four characters a token, plus the per-message overhead providers bill."""
+    return sum(4 + math.ceil(len(t) / 4) for t in texts)
+
+
+def decide(  # noqa: PLR0911 - one return per kind of outcome reads best
+    model: str,
+    texts: list[str],
+    max_tokens: int | None,
+    *,
+    controls: Controls,
+    rates: RateWindow,
+    roll: float,
+    now: float | None = None,
+) -> Outcome:
+    prof = profile(model)
+    if prof is None:
+        return Outcome("unknown_model", detail=model)
+    if prof.provider in controls.down or model in controls.down:
+        return Outcome("outage")
+    if roll < controls.error_rate.get(model, controls.error_rate.get(prof.provider, 0.0)):
+        return Outcome("server_error")
+    retry_after = rates.admit(model, controls.rpm.get(model), time.monotonic() if now is None else now)
+    if retry_after:
+        return Outcome("rate_limited", retry_after_s=retry_after)
+    prompt_tokens = estimate_tokens(texts)
+    if prompt_tokens > prof.context_window:
+        return Outcome("context_window", prompt_tokens=prompt_tokens, detail=str(prof.context_window))
+    if any(CONTENT_POLICY_MARKER in t for t in texts):
+        return Outcome("content_policy")
+    completion_tokens = _answer_length(texts, min(max_tokens or 10**9, controls.max_output_tokens))
+    if controls.fixed_latency_ms is not None:
+        latency = controls.fixed_latency_ms / 1000
+    else:
+        latency = (prof.ttft_ms / 1000 + completion_tokens / prof.tokens_per_s) * controls.latency_scale
+    text = _answer_text(model, texts, completion_tokens)
+    return Outcome("ok", prompt_tokens, completion_tokens, latency, text)
+
+
+def _answer_length(texts: list[str], cap: int) -> int:
+    digest = hashlib.blake2b("".join(texts[-1:]).encode(), digest_size=2).digest()
+    return max(1, min(cap, 20 + int.from_bytes(digest, "big") % 180))
+
+
+def _answer_text(model: str, texts: list[str], tokens: int) -> str:
+    topic = " ".join(texts[-1].split()[:8]) if texts else ""
+    filler = " ".join(["lorem"] * max(0, tokens - 12))
+    return f"[{model}] On '{topic}': {filler}".strip()

@@ -1,0 +1,76 @@
+"""LiteLLM callbacks that note what each request tried, and warn about fallbacks.
+
+LiteLLM calls these for every attempt inside `Router.acompletion` (retries, other deployments,
+fallback groups). We key them by the request id passed in the call's metadata, so the completion
+record can list the models tried, and we log each fallback and alert when a group keeps falling back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+
+from routing.fallback_monitor import FallbackMonitor
+
+logger = logging.getLogger("mobius.routing")
+REQUEST_ID_KEY = "mobius_request_id"
+
+
+class AttemptLog(CustomLogger):
+    def __init__(self, monitor: FallbackMonitor | None = None) -> None:
+        super().__init__()
+        self.monitor = monitor or FallbackMonitor()
+        self.alerts: list[str] = []
+        self._failed: dict[str, list[str]] = {}
+
+    def pop(self, request_id: str) -> list[str]:
+        """The models that failed for this request, forgetting them."""
+        return self._failed.pop(request_id, [])
+
+    async def async_log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        request_id = _request_id(kwargs)
+        if request_id is not None:
+            model = str(kwargs.get("model") or "?")
+            provider = (kwargs.get("litellm_params") or {}).get("custom_llm_provider")
+            self._failed.setdefault(request_id, []).append(f"{provider}/{model}" if provider else model)
+
+    async def log_success_fallback_event(
+        self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
+    ) -> None:
+        self._fallback(original_model_group, kwargs, original_exception, succeeded=True)
+
+    async def log_failure_fallback_event(
+        self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
+    ) -> None:
+        self._fallback(original_model_group, kwargs, original_exception, succeeded=False)
+
+    def _fallback(self, group: str, kwargs: dict[str, Any], exc: Exception, succeeded: bool) -> None:
+        target = kwargs.get("model")
+        logger.warning(
+            "fallback from group %s to %s (%s) after %s",
+            group,
+            target,
+            "answered" if succeeded else "failed too",
+            type(exc).__name__,
+            extra={"request_id": _request_id(kwargs)},
+        )
+        if self.monitor.record(group, time.monotonic()):
+            line = (
+                f"ALERT: model group {group} fell back {self.monitor.threshold} times "
+                f"within {self.monitor.window_s:.0f} s"
+            )
+            self.alerts.append(line)
+            logger.error(line)
+
+
+def _request_id(kwargs: dict[str, Any]) -> str | None:
+    for holder in (kwargs.get("litellm_params") or {}, kwargs):
+        metadata = holder.get("metadata") or {}
+        if REQUEST_ID_KEY in metadata:
+            return str(metadata[REQUEST_ID_KEY])
+    return None

@@ -1,0 +1,194 @@
+"""The one door to the LLM providers: LiteLLM's Router, built from the config, behind `complete()`.
+
+LiteLLM does the load balancing, retries, cooldowns, fallbacks and rpm/tpm limits (shared through
+Redis when configured). This adapter adds what the pipeline needs around it: the exact cost from
+LiteLLM's price map in integer nano-dollars, which models were tried, and errors translated into
+our own `LLMError` codes at the boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import litellm
+from litellm import exceptions as llm_errors
+from litellm.router import Router
+
+from routing.attempts import AttemptLog
+from routing.router_config import RouterConfig
+
+logger = logging.getLogger(__name__)
+NANO = Decimal(10**9)
+
+
+@dataclass(frozen=True)
+class RedisParams:
+    host: str
+    port: int
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per token, exact as LiteLLM's price map writes it."""
+
+    input: Decimal
+    output: Decimal
+
+    def cost_nano_usd(self, prompt_tokens: int, completion_tokens: int) -> int:
+        usd = self.input * prompt_tokens + self.output * completion_tokens
+        return int((usd * NANO).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class LLMResult:
+    content: str
+    group: str  # the group that answered (differs from the requested one after a fallback)
+    model: str  # the deployment's model, e.g. openai/gpt-4o-mini
+    provider: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_nano_usd: int
+    provider_latency_ms: int
+    attempted_models: tuple[str, ...]
+    fallbacks: int
+    retries: int
+
+
+class LLMError(Exception):
+    """Every deployment and fallback failed; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: str, message: str, attempted_models: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.attempted_models = tuple(attempted_models)
+
+
+# LiteLLM exception class -> our error code; the first match in this order wins (subclasses first).
+_ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (llm_errors.ContextWindowExceededError, "context_window_exceeded"),
+    (llm_errors.ContentPolicyViolationError, "content_policy"),
+    (llm_errors.RateLimitError, "rate_limited"),
+    (llm_errors.Timeout, "timeout"),
+    (llm_errors.AuthenticationError, "provider_auth"),
+    (llm_errors.BadRequestError, "bad_request"),
+    (llm_errors.ServiceUnavailableError, "provider_unavailable"),
+    (llm_errors.InternalServerError, "provider_unavailable"),
+    (llm_errors.APIConnectionError, "provider_unavailable"),
+)
+
+
+def error_code(exc: Exception) -> str:
+    for cls, code in _ERROR_CODES:
+        if isinstance(exc, cls):
+            return code
+    return "provider_error"
+
+
+class LLMGateway:
+    def __init__(self, config: RouterConfig, attempts: AttemptLog, redis: RedisParams | None = None) -> None:
+        for key, value in config.litellm_settings.items():
+            setattr(litellm, key, value)  # what LiteLLM's proxy does with litellm_settings
+        if attempts not in litellm.callbacks:
+            litellm.callbacks.append(attempts)
+        self.attempts = attempts
+        redis_args: dict[str, Any] = {}
+        if redis is not None:
+            redis_args = {
+                "redis_host": redis.host,
+                "redis_port": redis.port,
+                "redis_password": redis.password,
+            }
+        self.router = Router(
+            model_list=[d.model_dump() for d in config.model_list], **redis_args, **config.router_settings
+        )
+        self._prices: dict[str, Price] = {}
+        self._groups: dict[str, str] = {}
+        windows: dict[str, int] = {}
+        for deployment in self.router.get_model_list() or []:
+            model_id = str(deployment["model_info"]["id"])
+            params = deployment["litellm_params"]
+            self._prices[model_id] = _price(params)
+            self._groups[model_id] = deployment["model_name"]
+            window = _context_window(params, deployment.get("model_info") or {})
+            group = deployment["model_name"]
+            windows[group] = max(windows.get(group, 0), window)
+        self.group_windows: dict[str, int] = windows
+
+    async def complete(
+        self, request_id: str, group: str, messages: list[dict[str, str]], max_tokens: int
+    ) -> LLMResult:
+        started = time.perf_counter()
+        try:
+            response = await self.router.acompletion(
+                model=group,
+                messages=messages,
+                max_tokens=max_tokens,
+                metadata={"mobius_request_id": request_id},
+            )
+        except Exception as exc:  # LiteLLM raises its own tree plus httpx/openai errors
+            failed = self.attempts.pop(request_id)
+            text = str(exc).splitlines()[0][:400] if str(exc) else type(exc).__name__
+            raise LLMError(error_code(exc), text, failed) from exc
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        failed = self.attempts.pop(request_id)
+        hidden = response._hidden_params
+        headers = hidden.get("additional_headers") or {}
+        model_id = str(hidden.get("model_id"))
+        model = str(hidden.get("litellm_model_name") or response.model)
+        usage = response.usage
+        prompt_tokens = int(usage.prompt_tokens or 0)
+        completion_tokens = int(usage.completion_tokens or 0)
+        price = self._prices.get(model_id) or _price({"model": model})
+        return LLMResult(
+            content=str(response.choices[0].message.content or ""),
+            group=str(headers.get("x-litellm-model-group") or self._groups.get(model_id, group)),
+            model=model,
+            provider=model.split("/", 1)[0] if "/" in model else str(hidden.get("custom_llm_provider")),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_nano_usd=price.cost_nano_usd(prompt_tokens, completion_tokens),
+            provider_latency_ms=latency_ms,
+            attempted_models=(*failed, model),
+            fallbacks=int(headers.get("x-litellm-attempted-fallbacks") or 0),
+            retries=int(headers.get("x-litellm-attempted-retries") or 0),
+        )
+
+    def price_of_group(self, group: str) -> Price:
+        """The dearest deployment's price in a group: the conservative figure for estimates."""
+        prices = [p for mid, p in self._prices.items() if self._groups[mid] == group]
+        return max(prices, key=lambda p: p.input + p.output)
+
+
+def _price(params: dict[str, Any]) -> Price:
+    if "input_cost_per_token" in params:
+        return Price(
+            Decimal(str(params["input_cost_per_token"])), Decimal(str(params.get("output_cost_per_token", 0)))
+        )
+    info = _model_info(str(params["model"]))
+    return Price(
+        Decimal(str(info.get("input_cost_per_token") or 0)),
+        Decimal(str(info.get("output_cost_per_token") or 0)),
+    )
+
+
+def _context_window(params: dict[str, Any], model_info: dict[str, Any]) -> int:
+    if model_info.get("max_input_tokens"):
+        return int(model_info["max_input_tokens"])
+    info = _model_info(str(params["model"]))
+    return int(info.get("max_input_tokens") or info.get("max_tokens") or 8192)
+
+
+def _model_info(model: str) -> dict[str, Any]:
+    for key in (model, model.split("/", 1)[-1]):
+        if key in litellm.model_cost:
+            info: dict[str, Any] = litellm.model_cost[key]
+            return info
+    logger.warning("model %s is not in LiteLLM's price map; its cost counts as 0", model)
+    return {}

@@ -1,0 +1,173 @@
+"""Typed views of the Avro records, with the checks Avro itself cannot express.
+
+A decoded QueryEvent that fails these checks is malformed: it goes to the DLQ with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from schemas.codec import AvroCodec, DecodeError
+
+Tier = Literal["free", "pro", "enterprise"]
+TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ChatMessage(_Record):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class QueryHints(_Record):
+    query_type: Literal["simple", "complex", "long_context", "code"] | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    model_group: str | None = None
+
+
+class QueryEvent(_Record):
+    request_id: str = Field(min_length=1, max_length=200)
+    created_at: datetime
+    user_id: str = Field(min_length=1)
+    org_id: str | None = None
+    tier: Tier
+    messages: tuple[ChatMessage, ...] = Field(min_length=1)
+    hints: QueryHints | None = None
+    reply_to: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+    deadline: datetime | None = None
+
+    @field_validator("reply_to")
+    @classmethod
+    def _is_a_topic_name(cls, value: str) -> str:
+        if not TOPIC_NAME.match(value):
+            raise ValueError("reply_to must be a Kafka topic name")
+        return value
+
+    @field_validator("messages")
+    @classmethod
+    def _has_content(cls, value: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...]:
+        if not any(m.content.strip() for m in value):
+            raise ValueError("every message is empty")
+        return value
+
+
+class Usage(_Record):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ReplyEvent(_Record):
+    request_id: str
+    status: Literal["ok", "error"]
+    content: str | None = None
+    model_group: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    cost_nano_usd: int = 0
+    total_latency_ms: int = 0
+    provider_latency_ms: int = 0
+    queue_wait_ms: int = 0
+    fallbacks: int = 0
+    cache_hit: bool = False
+    error_code: str | None = None
+    error_message: str | None = None
+    answered_at: datetime
+
+
+class CompletionRecord(_Record):
+    request_id: str
+    user_id: str
+    org_id: str | None = None
+    tier: str
+    query_type: str
+    complexity: float
+    model_group: str
+    model: str | None = None
+    provider: str | None = None
+    status: Literal["ok", "error"]
+    error_code: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_nano_usd: int = 0
+    total_latency_ms: int = 0
+    provider_latency_ms: int = 0
+    queue_wait_ms: int = 0
+    attempted_models: tuple[str, ...] = ()
+    fallback_count: int = 0
+    cache_hit: bool = False
+    worker_id: str
+    created_at: datetime
+    completed_at: datetime
+
+
+class MalformedEvent(Exception):
+    """A query that cannot be routed; `reason` goes to the DLQ, `reply_to` is set when readable."""
+
+    def __init__(self, reason: str, raw: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.request_id = _readable(raw, "request_id")
+        self.reply_to = _readable(raw, "reply_to")
+        if self.reply_to is not None and not TOPIC_NAME.match(self.reply_to):
+            self.reply_to = None
+
+
+def _readable(raw: dict[str, Any] | None, key: str) -> str | None:
+    value = (raw or {}).get(key)
+    return value if isinstance(value, str) and value else None
+
+
+QUERY_CODEC = AvroCodec.named("query_event")
+REPLY_CODEC = AvroCodec.named("reply_event")
+COMPLETION_CODEC = AvroCodec.named("completion_record")
+
+
+def decode_query(data: bytes) -> QueryEvent:
+    """Bytes from mobius.queries to a valid QueryEvent, or MalformedEvent with the reason."""
+    try:
+        raw = QUERY_CODEC.decode(data)
+    except DecodeError as exc:
+        raise MalformedEvent(str(exc)) from exc
+    try:
+        return QueryEvent.model_validate(raw)
+    except ValidationError as exc:
+        raise MalformedEvent(_explain(exc), raw) from exc
+
+
+def encode_query(event: QueryEvent) -> bytes:
+    return QUERY_CODEC.encode(event.model_dump())
+
+
+def encode_reply(event: ReplyEvent) -> bytes:
+    return REPLY_CODEC.encode(event.model_dump())
+
+
+def decode_reply(data: bytes) -> ReplyEvent:
+    return ReplyEvent.model_validate(REPLY_CODEC.decode(data))
+
+
+def encode_completion(record: CompletionRecord) -> bytes:
+    return COMPLETION_CODEC.encode(record.model_dump())
+
+
+def decode_completion(data: bytes) -> CompletionRecord:
+    return CompletionRecord.model_validate(COMPLETION_CODEC.decode(data))
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "event"
+        got = f" (got {error['input']!r})" if error["type"] == "literal_error" else ""
+        parts.append(f"{where}: {error['msg']}{got}")
+    return "invalid QueryEvent: " + "; ".join(parts)
