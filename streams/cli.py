@@ -13,6 +13,8 @@ from rich.table import Table
 from analytics.clickhouse import ClickHouseUnavailable
 from infra.errors import ServiceError
 from infra.stack import LocalStack, ServiceStatus
+from routing.router_config import RouterConfigError
+from schemas.events import ReplyEvent
 from streams.roundtrip import run_roundtrip
 from streams.settings import MobiusSettings
 from streams.topics import ensure_topics
@@ -89,6 +91,69 @@ def demo(
     for hop in hops:
         table.add_row(hop.name, hop.detail, f"{hop.millis:.1f}")
     console.print(table)
+
+
+@app.command()
+def worker(
+    loglevel: Annotated[str, typer.Option(help="Faust/worker log level.")] = "WARNING",
+) -> None:
+    """Run one router worker: consume queries, route them through LiteLLM, publish replies."""
+    from streams.worker import run_worker  # imports LiteLLM: only the commands that route pay for it
+
+    try:
+        run_worker(_settings(), loglevel=loglevel)
+    except RouterConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="The question.")],
+    user: Annotated[str, typer.Option("--user", help="User id.")] = "cli-user",
+    tier: Annotated[str, typer.Option("--tier", help="free, pro or enterprise.")] = "free",
+    org: Annotated[str | None, typer.Option("--org", help="Organisation id.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the reply.")] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")] = False,
+) -> None:
+    """Ask one question through the pipeline and print the reply."""
+    from streams.client import AskTimeout, MobiusClient
+
+    if tier not in ("free", "pro", "enterprise"):
+        raise _fail(f"unknown tier {tier!r}: use free, pro or enterprise")
+
+    async def go() -> ReplyEvent:
+        async with MobiusClient(_settings()) as client:
+            messages = [{"role": "user", "content": text}]
+            return await client.ask(messages, user_id=user, tier=tier, org_id=org, timeout=timeout)  # type: ignore[arg-type]
+
+    try:
+        reply = asyncio.run(go())
+    except AskTimeout as exc:
+        raise _fail(f"{exc}; is a worker running (mobius worker)?") from None
+    if as_json:
+        console.print_json(reply.model_dump_json())
+    elif reply.status == "ok":
+        console.print(reply.content)
+        cost = reply.cost_nano_usd / 1e9
+        err_console.print(
+            f"[dim]{reply.model_group} / {reply.model}, {reply.total_latency_ms} ms, ${cost:.6f}[/]"
+        )
+    else:
+        raise _fail(f"{reply.error_code}: {reply.error_message}")
+
+
+@app.command()
+def simulator(
+    port: Annotated[int, typer.Option(help="Port to serve on (loopback).")] = 8790,
+    latency_scale: Annotated[float, typer.Option(help="Multiply every simulated latency.")] = 1.0,
+) -> None:
+    """Serve the provider simulator (OpenAI and Anthropic HTTP APIs) in the foreground."""
+    from aiohttp import web
+
+    from infra.simulator.behaviour import Controls
+    from infra.simulator.server import make_app
+
+    web.run_app(make_app(Controls(latency_scale=latency_scale)), host="127.0.0.1", port=port, print=None)
 
 
 def _print_status(statuses: list[ServiceStatus]) -> None:

@@ -6,6 +6,8 @@ Every value can be set with a ``MOBIUS_`` environment variable (nested values wi
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -53,6 +55,12 @@ class MobiusSettings(BaseSettings):
     kafka_controller_port: int = 9093
     kafka_partitions: int = 6
     kafka_replication_factor: int = 1
+
+    # The route agent: queries handled at once per worker, and how soon a dead worker's
+    # partitions are handed to the others.
+    worker_max_in_flight: int = 512
+    worker_session_timeout_s: float = 10.0
+    worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_password: SecretStr | None = None

@@ -1,0 +1,55 @@
+"""The Faust application the route agent runs in, configured from the settings."""
+
+from __future__ import annotations
+
+import ssl
+
+import faust
+from faust.auth import SASLCredentials, SSLCredentials
+from faust.types.auth import CredentialsT
+
+from streams.settings import MobiusSettings
+
+APP_ID = "mobius-router"
+
+
+def create_app(settings: MobiusSettings, worker_id: str) -> faust.App:
+    servers = ";".join(f"kafka://{host}:{port}" for host, port in settings.kafka_endpoints)
+    return faust.App(
+        APP_ID,
+        broker=servers,
+        broker_credentials=_credentials(settings),
+        key_serializer="raw",
+        value_serializer="raw",
+        # Each worker on a machine needs its own data dir; no worker serves Faust's web views.
+        datadir=str((settings.state_dir / "faust" / worker_id).resolve()),
+        web_enabled=False,
+        topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=settings.kafka_replication_factor,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # A dead worker's partitions move to the living within this many seconds.
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(1024, settings.worker_max_in_flight * 2),
+    )
+
+
+def _credentials(settings: MobiusSettings) -> CredentialsT | None:
+    security = settings.kafka_security
+    cafile = str(security.ssl_cafile) if security.ssl_cafile else None
+    if security.protocol.startswith("SASL"):
+        password = security.sasl_password.get_secret_value() if security.sasl_password else ""
+        return SASLCredentials(
+            username=security.sasl_username or "",
+            password=password,
+            mechanism=security.sasl_mechanism or "PLAIN",
+            ssl_context=ssl.create_default_context(cafile=cafile)
+            if security.protocol == "SASL_SSL"
+            else None,
+        )
+    if security.protocol == "SSL":
+        return SSLCredentials(ssl.create_default_context(cafile=cafile))
+    return None

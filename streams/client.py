@@ -1,0 +1,170 @@
+"""The client library for services: publish a query, await its reply.
+
+    async with MobiusClient(settings) as client:
+        reply = await client.ask([{"role": "user", "content": "hi"}], user_id="u1", tier="pro")
+
+One client reads its reply topic with one consumer, assigned to every partition (no consumer group,
+so no rebalance delay) from the end as of `start()`; concurrent asks wait on futures keyed by
+request id. `publish()` is fire-and-forget: the reply still goes to the reply topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.events import QueryEvent, QueryHints, ReplyEvent, Tier, decode_reply, encode_query
+from streams.kafka_options import client_options
+from streams.pipeline import now_utc
+from streams.settings import MobiusSettings
+from streams.topics import ensure_topics
+
+logger = logging.getLogger("mobius.client")
+
+
+class AskTimeout(TimeoutError):
+    """No reply arrived in time; the query may still be answered later."""
+
+
+class MobiusClient:
+    def __init__(self, settings: MobiusSettings, reply_topic: str | None = None) -> None:
+        self.settings = settings
+        self.reply_topic = reply_topic or settings.topics.replies
+        options = client_options(settings)
+        self._producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all", linger_ms=1)
+        self._consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, group_id=None)
+        self._waiting: dict[str, asyncio.Future[ReplyEvent]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> MobiusClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        await self._producer.start()
+        await self._consumer.start()
+        partitions = await self._reply_partitions()
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for tp in partitions:  # resolve the end offsets now, so no reply after start() is missed
+            await self._consumer.position(tp)
+        self._reader = asyncio.create_task(self._read_replies())
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        for future in self._waiting.values():
+            future.cancel()
+        await self._consumer.stop()
+        await self._producer.stop()
+
+    async def publish(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        user_id: str,
+        tier: Tier,
+        org_id: str | None = None,
+        hints: QueryHints | None = None,
+        metadata: Mapping[str, str] | None = None,
+        deadline: datetime | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Send a query; its request id. The reply goes to this client's reply topic."""
+        event = QueryEvent(
+            request_id=request_id or uuid.uuid4().hex,
+            created_at=now_utc(),
+            user_id=user_id,
+            org_id=org_id,
+            tier=tier,
+            messages=tuple(messages),  # type: ignore[arg-type]  # pydantic validates the dicts
+            hints=hints,
+            reply_to=self.reply_topic,
+            metadata=dict(metadata or {}),
+            deadline=deadline,
+        )
+        await self.publish_raw(encode_query(event), key=user_id.encode())
+        return event.request_id
+
+    async def publish_raw(self, value: bytes, key: bytes | None = None) -> None:
+        """Put bytes on the queries topic as they are (tools and tests of bad input use this)."""
+        await self._producer.send_and_wait(self.settings.topics.queries, value, key=key)
+
+    async def ask(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        user_id: str,
+        tier: Tier,
+        timeout: float = 30.0,  # noqa: ASYNC109 - the public signature services call: ask(..., timeout=)
+        **options: Any,
+    ) -> ReplyEvent:
+        """Publish a query and wait for its reply; AskTimeout after `timeout` seconds."""
+        request_id = options.pop("request_id", None) or uuid.uuid4().hex
+        future = self.expect(request_id)
+        try:
+            await self.publish(messages, user_id=user_id, tier=tier, request_id=request_id, **options)
+            return await self.wait(request_id, future, timeout)
+        finally:
+            self._waiting.pop(request_id, None)
+
+    def expect(self, request_id: str) -> asyncio.Future[ReplyEvent]:
+        """Register interest in a reply before its query is sent (used by ask and by raw publishers)."""
+        future: asyncio.Future[ReplyEvent] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        return future
+
+    async def wait(
+        self,
+        request_id: str,
+        future: asyncio.Future[ReplyEvent],
+        timeout: float,  # noqa: ASYNC109 - a deadline for this one reply
+    ) -> ReplyEvent:
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise AskTimeout(f"no reply to {request_id} within {timeout:.1f} s") from None
+        finally:
+            self._waiting.pop(request_id, None)
+
+    async def _reply_partitions(self) -> list[TopicPartition]:
+        await ensure_topics(self.settings, [self.reply_topic])
+        async with asyncio.timeout(30):
+            while True:
+                await self._consumer.topics()  # refreshes the cluster metadata
+                partitions = self._consumer.partitions_for_topic(self.reply_topic)
+                if partitions:
+                    return [TopicPartition(self.reply_topic, p) for p in sorted(partitions)]
+                await asyncio.sleep(0.1)
+
+    async def _read_replies(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    self._deliver(record.value)
+
+    def _deliver(self, value: bytes | None) -> None:
+        try:
+            reply = decode_reply(value or b"")
+        except Exception:  # a stranger's bytes on our reply topic must not stop the reader
+            logger.warning("undecodable record on %s skipped", self.reply_topic, exc_info=True)
+            return
+        future = self._waiting.get(reply.request_id)
+        if future is not None and not future.done():
+            future.set_result(reply)

@@ -1,0 +1,240 @@
+"""Everything that happens to one query, from its bytes to the records it produces.
+
+`RoutePipeline.handle` never raises for bad input: it returns the records to publish (a reply,
+a completion record, a dead letter). The agent publishes them and only then acknowledges the
+query, so a crash at any point means redelivery, never loss.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from routing.classifier import Classification, classify
+from routing.llm_gateway import LLMError, LLMResult
+from routing.policy import RouteDecision, RouteRejected, decide_route
+from routing.router_config import MobiusPolicy
+from schemas.events import (
+    CompletionRecord,
+    MalformedEvent,
+    QueryEvent,
+    ReplyEvent,
+    Usage,
+    decode_query,
+    encode_completion,
+    encode_reply,
+)
+from streams.settings import TopicNames
+
+logger = logging.getLogger("mobius.pipeline")
+
+
+class Completer(Protocol):
+    group_windows: dict[str, int]
+
+    async def complete(
+        self, request_id: str, group: str, messages: list[dict[str, str]], max_tokens: int
+    ) -> LLMResult: ...
+
+
+class ReplyStore(Protocol):
+    """What a query produced, by request id: a redelivered query is answered again, not re-billed.
+
+    Both the reply and the completion record are kept and re-sent, so a crash between the provider
+    call and the publish loses neither; the analytics sink deduplicates on request_id.
+    """
+
+    async def get(self, request_id: str) -> tuple[bytes, bytes] | None: ...
+
+    async def put(self, request_id: str, reply: bytes, completion: bytes) -> None: ...
+
+
+TokenCounter = Callable[[list[dict[str, str]]], int]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def now_utc() -> datetime:
+    """Now, at the millisecond precision Avro's timestamp-millis keeps."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _ms(start: datetime, end: datetime) -> int:
+    return max(0, int((end - start).total_seconds() * 1000))
+
+
+class RoutePipeline:
+    def __init__(
+        self,
+        *,
+        completer: Completer,
+        policy: MobiusPolicy,
+        count_tokens: TokenCounter,
+        topics: TopicNames,
+        worker_id: str,
+        replies: ReplyStore | None = None,
+    ) -> None:
+        self.completer = completer
+        self.policy = policy
+        self.count_tokens = count_tokens
+        self.topics = topics
+        self.worker_id = worker_id
+        self.replies = replies
+
+    async def handle(self, raw: bytes, source: str = "") -> list[Outgoing]:
+        received_at = now_utc()
+        try:
+            query = decode_query(raw)
+        except MalformedEvent as exc:
+            return self._dead_letter(raw, exc.reason, source, exc.request_id, exc.reply_to)
+        if self.replies is not None and (sent := await self.replies.get(query.request_id)) is not None:
+            logger.info("request %s was answered before; re-sending its reply", query.request_id)
+            key = query.request_id.encode()
+            return [Outgoing(query.reply_to, key, sent[0]), Outgoing(self.topics.completions, key, sent[1])]
+        if query.deadline is not None and query.deadline <= received_at:
+            late = LLMError("deadline_exceeded", "the query's deadline passed before it was routed")
+            return await self._finish(query, received_at, None, None, late)
+        return await self._route(query, raw, source, received_at)
+
+    async def _route(
+        self, query: QueryEvent, raw: bytes, source: str, received_at: datetime
+    ) -> list[Outgoing]:
+        messages = [m.model_dump() for m in query.messages]
+        hints = query.hints
+        classification = classify(
+            [m.content for m in query.messages],
+            self.count_tokens(messages),
+            self.policy.classifier.long_context_tokens,
+            self.policy.classifier.complex_threshold,
+            hints.query_type if hints else None,
+        )
+        try:
+            decision = decide_route(
+                classification,
+                query.tier,
+                self.policy,
+                self.completer.group_windows,
+                max_tokens_hint=hints.max_tokens if hints else None,
+                group_override=hints.model_group if hints else None,
+            )
+        except RouteRejected as exc:
+            out: list[Outgoing] = []
+            if exc.dead_letter:
+                out = self._dead_letter(raw, f"{exc.code}: {exc.message}", source, query.request_id, None)
+            rejected = LLMError(exc.code, exc.message)
+            return out + await self._finish(query, received_at, classification, None, rejected)
+        try:
+            outcome: LLMResult | LLMError = await self.completer.complete(
+                query.request_id, decision.group, messages, decision.max_tokens
+            )
+        except LLMError as exc:
+            outcome = exc
+        return await self._finish(query, received_at, classification, decision, outcome)
+
+    async def _finish(
+        self,
+        query: QueryEvent,
+        received_at: datetime,
+        classification: Classification | None,
+        decision: RouteDecision | None,
+        outcome: LLMResult | LLMError,
+    ) -> list[Outgoing]:
+        answered_at = now_utc()
+        ok = isinstance(outcome, LLMResult)
+        result = outcome if isinstance(outcome, LLMResult) else None
+        error = outcome if isinstance(outcome, LLMError) else None
+        usage = Usage(
+            prompt_tokens=result.prompt_tokens if result else 0,
+            completion_tokens=result.completion_tokens if result else 0,
+            total_tokens=(result.prompt_tokens + result.completion_tokens) if result else 0,
+        )
+        group = result.group if result else (decision.group if decision else "none")
+        reply = ReplyEvent(
+            request_id=query.request_id,
+            status="ok" if ok else "error",
+            content=result.content if result else None,
+            model_group=group if decision else None,
+            model=result.model if result else None,
+            usage=usage if result else None,
+            cost_nano_usd=result.cost_nano_usd if result else 0,
+            total_latency_ms=_ms(query.created_at, answered_at),
+            provider_latency_ms=result.provider_latency_ms if result else 0,
+            queue_wait_ms=_ms(query.created_at, received_at),
+            fallbacks=result.fallbacks if result else 0,
+            error_code=error.code if error else None,
+            error_message=error.message if error else None,
+            answered_at=answered_at,
+        )
+        record = CompletionRecord(
+            request_id=query.request_id,
+            user_id=query.user_id,
+            org_id=query.org_id,
+            tier=query.tier,
+            query_type=classification.query_type if classification else "unknown",
+            complexity=classification.complexity if classification else 0.0,
+            model_group=group,
+            model=result.model if result else None,
+            provider=result.provider if result else None,
+            status="ok" if ok else "error",
+            error_code=error.code if error else None,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+            cost_nano_usd=reply.cost_nano_usd,
+            total_latency_ms=reply.total_latency_ms,
+            provider_latency_ms=reply.provider_latency_ms,
+            queue_wait_ms=reply.queue_wait_ms,
+            attempted_models=result.attempted_models if result else (error.attempted_models if error else ()),
+            fallback_count=reply.fallbacks,
+            worker_id=self.worker_id,
+            created_at=query.created_at,
+            completed_at=answered_at,
+        )
+        key = query.request_id.encode()
+        reply_bytes, record_bytes = encode_reply(reply), encode_completion(record)
+        if self.replies is not None:
+            await self.replies.put(query.request_id, reply_bytes, record_bytes)
+        return [
+            Outgoing(query.reply_to, key, reply_bytes),
+            Outgoing(self.topics.completions, key, record_bytes),
+        ]
+
+    def internal_error(self, raw: bytes, source: str, exc: Exception) -> list[Outgoing]:
+        """An unexpected failure: dead-letter the query (and answer it, if its envelope is readable)."""
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            query = decode_query(raw)
+        except MalformedEvent:
+            return self._dead_letter(raw, reason, source, None, None)
+        return self._dead_letter(raw, reason, source, query.request_id, query.reply_to)
+
+    def _dead_letter(
+        self, raw: bytes, reason: str, source: str, request_id: str | None, reply_to: str | None
+    ) -> list[Outgoing]:
+        logger.warning("dead letter (%s): %s", request_id or "no request id", reason)
+        headers = (
+            ("mobius.dlq.reason", reason.encode()),
+            ("mobius.dlq.source", source.encode()),
+            ("mobius.dlq.worker", self.worker_id.encode()),
+        )
+        out = [Outgoing(self.topics.dlq, (request_id or "").encode(), raw, headers)]
+        if reply_to is not None and request_id is not None:
+            reply = ReplyEvent(
+                request_id=request_id,
+                status="error",
+                error_code="malformed_event",
+                error_message=reason,
+                answered_at=now_utc(),
+            )
+            out.append(Outgoing(reply_to, request_id.encode(), encode_reply(reply)))
+        return out

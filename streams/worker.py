@@ -1,0 +1,59 @@
+"""`mobius worker`: one router worker process (a Faust worker running the route agent)."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from litellm import token_counter
+from redis.asyncio import Redis
+
+from routing.attempts import AttemptLog
+from routing.llm_gateway import LLMGateway, RedisParams
+from routing.router_config import RouterConfig, load_router_config
+from streams.app import create_app
+from streams.pipeline import RoutePipeline
+from streams.reply_store import RedisReplyStore
+from streams.route_agent import register_route_agent
+from streams.settings import MobiusSettings
+
+logger = logging.getLogger("mobius.worker")
+# Prompts are counted with one tokenizer for classification and limits; providers bill their own.
+COUNTING_MODEL = "gpt-4o"
+
+
+def count_tokens(messages: list[dict[str, str]]) -> int:
+    return int(token_counter(model=COUNTING_MODEL, messages=messages))
+
+
+def build_pipeline(settings: MobiusSettings, config: RouterConfig) -> RoutePipeline:
+    """The pipeline with its real adapters; call inside the worker's event loop."""
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    host, port = settings.redis_host_port
+    gateway = LLMGateway(config, AttemptLog(), redis=RedisParams(host, port, password))
+    redis = Redis.from_url(settings.redis_url, password=password)
+    return RoutePipeline(
+        completer=gateway,
+        policy=config.mobius,
+        count_tokens=count_tokens,
+        topics=settings.topics,
+        worker_id=settings.worker_id,
+        replies=RedisReplyStore(redis),
+    )
+
+
+def create_worker_app(settings: MobiusSettings) -> faust.App:
+    config = load_router_config(settings.router_config)  # fail before joining the group
+    app = create_app(settings, settings.worker_id)
+
+    async def make_pipeline() -> RoutePipeline:
+        return build_pipeline(settings, config)
+
+    register_route_agent(app, settings.topics.queries, make_pipeline, settings.worker_max_in_flight)
+    return app
+
+
+def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
+    app = create_worker_app(settings)
+    logger.warning("worker %s consuming %s", settings.worker_id, settings.topics.queries)
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
