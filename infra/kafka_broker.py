@@ -34,6 +34,7 @@ class KafkaBrokerConfig:
     controller_port: int
     partitions: int
     run_dir: Path
+    max_message_bytes: int = 16 * 1024 * 1024
     cache_dir: Path
     java: str = "java"
     maven: str = "mvn"
@@ -70,6 +71,8 @@ def render_server_properties(cfg: KafkaBrokerConfig) -> str:
         # Tests and the demo join groups constantly; the 3 s default only adds latency here.
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
+        "message.max.bytes": str(cfg.max_message_bytes),
+        "replica.fetch.max.bytes": str(cfg.max_message_bytes),
     }
     return "".join(f"{key}={value}\n" for key, value in props.items())
 

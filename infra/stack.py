@@ -38,6 +38,7 @@ class LocalStack:
                     port=port,
                     controller_port=settings.kafka_controller_port,
                     partitions=settings.kafka_partitions,
+                    max_message_bytes=settings.kafka_max_message_bytes,
                     run_dir=state / "kafka",
                     cache_dir=settings.cache_dir,
                     java=settings.java_command,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -20,6 +19,7 @@ from litellm import exceptions as llm_errors
 from litellm.router import Router
 
 from routing.attempts import AttemptLog
+from routing.outcomes import LLMError, LLMResult
 from routing.router_config import RouterConfig
 
 logger = logging.getLogger(__name__)
@@ -43,31 +43,6 @@ class Price:
     def cost_nano_usd(self, prompt_tokens: int, completion_tokens: int) -> int:
         usd = self.input * prompt_tokens + self.output * completion_tokens
         return int((usd * NANO).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-@dataclass(frozen=True)
-class LLMResult:
-    content: str
-    group: str  # the group that answered (differs from the requested one after a fallback)
-    model: str  # the deployment's model, e.g. openai/gpt-4o-mini
-    provider: str
-    prompt_tokens: int
-    completion_tokens: int
-    cost_nano_usd: int
-    provider_latency_ms: int
-    attempted_models: tuple[str, ...]
-    fallbacks: int
-    retries: int
-
-
-class LLMError(Exception):
-    """Every deployment and fallback failed; `code` is stable, `message` is for people."""
-
-    def __init__(self, code: str, message: str, attempted_models: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.attempted_models = tuple(attempted_models)
 
 
 # LiteLLM exception class -> our error code; the first match in this order wins (subclasses first).

@@ -6,7 +6,7 @@ A decoded QueryEvent that fails these checks is malformed: it goes to the DLQ wi
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -15,6 +15,12 @@ from schemas.codec import AvroCodec, DecodeError
 
 Tier = Literal["free", "pro", "enterprise"]
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def now_utc() -> datetime:
+    """Now, at the millisecond precision Avro's timestamp-millis keeps."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class _Record(BaseModel):

@@ -10,19 +10,19 @@ from faust.types.auth import CredentialsT
 
 from streams.settings import MobiusSettings
 
-APP_ID = "mobius-router"
-
 
 def create_app(settings: MobiusSettings, worker_id: str) -> faust.App:
+    datadir = (settings.state_dir / "faust" / worker_id).resolve()
+    datadir.mkdir(parents=True, exist_ok=True)
     servers = ";".join(f"kafka://{host}:{port}" for host, port in settings.kafka_endpoints)
     return faust.App(
-        APP_ID,
+        settings.worker_group,
         broker=servers,
         broker_credentials=_credentials(settings),
         key_serializer="raw",
         value_serializer="raw",
         # Each worker on a machine needs its own data dir; no worker serves Faust's web views.
-        datadir=str((settings.state_dir / "faust" / worker_id).resolve()),
+        datadir=str(datadir),
         web_enabled=False,
         topic_partitions=settings.kafka_partitions,
         topic_replication_factor=settings.kafka_replication_factor,
@@ -33,6 +33,8 @@ def create_app(settings: MobiusSettings, worker_id: str) -> faust.App:
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
         broker_commit_interval=1.0,
+        producer_max_request_size=settings.kafka_max_message_bytes,
+        consumer_max_fetch_size=settings.kafka_max_message_bytes,
         stream_buffer_maxsize=max(1024, settings.worker_max_in_flight * 2),
     )
 

@@ -21,9 +21,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.events import QueryEvent, QueryHints, ReplyEvent, Tier, decode_reply, encode_query
+from schemas.events import QueryEvent, QueryHints, ReplyEvent, Tier, decode_reply, encode_query, now_utc
 from streams.kafka_options import client_options
-from streams.pipeline import now_utc
 from streams.settings import MobiusSettings
 from streams.topics import ensure_topics
 
@@ -39,8 +38,13 @@ class MobiusClient:
         self.settings = settings
         self.reply_topic = reply_topic or settings.topics.replies
         options = client_options(settings)
-        self._producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all", linger_ms=1)
-        self._consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, group_id=None)
+        max_bytes = settings.kafka_max_message_bytes
+        self._producer = AIOKafkaProducer(
+            **options, enable_idempotence=True, acks="all", linger_ms=1, max_request_size=max_bytes
+        )
+        self._consumer = AIOKafkaConsumer(
+            **options, enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=max_bytes
+        )
         self._waiting: dict[str, asyncio.Future[ReplyEvent]] = {}
         self._reader: asyncio.Task[None] | None = None
 
@@ -144,13 +148,8 @@ class MobiusClient:
 
     async def _reply_partitions(self) -> list[TopicPartition]:
         await ensure_topics(self.settings, [self.reply_topic])
-        async with asyncio.timeout(30):
-            while True:
-                await self._consumer.topics()  # refreshes the cluster metadata
-                partitions = self._consumer.partitions_for_topic(self.reply_topic)
-                if partitions:
-                    return [TopicPartition(self.reply_topic, p) for p in sorted(partitions)]
-                await asyncio.sleep(0.1)
+        partitions = await self._producer.partitions_for(self.reply_topic)  # waits for metadata
+        return [TopicPartition(self.reply_topic, p) for p in sorted(partitions)]
 
     async def _read_replies(self) -> None:
         while True:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from routing.classifier import Classification, classify
-from routing.llm_gateway import LLMError, LLMResult
+from routing.outcomes import LLMError, LLMResult
 from routing.policy import RouteDecision, RouteRejected, decide_route
 from routing.router_config import MobiusPolicy
 from schemas.events import (
@@ -26,6 +26,7 @@ from schemas.events import (
     decode_query,
     encode_completion,
     encode_reply,
+    now_utc,
 )
 from streams.settings import TopicNames
 
@@ -61,12 +62,6 @@ class Outgoing:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
-
-
-def now_utc() -> datetime:
-    """Now, at the millisecond precision Avro's timestamp-millis keeps."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _ms(start: datetime, end: datetime) -> int:

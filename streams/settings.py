@@ -55,9 +55,12 @@ class MobiusSettings(BaseSettings):
     kafka_controller_port: int = 9093
     kafka_partitions: int = 6
     kafka_replication_factor: int = 1
+    # Long-context prompts are megabytes: producers, broker and consumers must all allow it.
+    kafka_max_message_bytes: int = 16 * 1024 * 1024
 
     # The route agent: queries handled at once per worker, and how soon a dead worker's
     # partitions are handed to the others.
+    worker_group: str = "mobius-router"  # the Faust app id: workers sharing it share the load
     worker_max_in_flight: int = 512
     worker_session_timeout_s: float = 10.0
     worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

@@ -22,7 +22,15 @@ logger = logging.getLogger("mobius.worker")
 COUNTING_MODEL = "gpt-4o"
 
 
+# Past this many characters the exact count changes no decision (the prompt is long-context either
+# way) and tokenizing megabytes would stall every other query on the worker's event loop.
+EXACT_COUNT_MAX_CHARS = 200_000
+
+
 def count_tokens(messages: list[dict[str, str]]) -> int:
+    chars = sum(len(m["content"]) for m in messages)
+    if chars > EXACT_COUNT_MAX_CHARS:
+        return chars // 4 + 4 * len(messages)
     return int(token_counter(model=COUNTING_MODEL, messages=messages))
 
 
@@ -55,5 +63,8 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
 
 def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
     app = create_worker_app(settings)
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        # LiteLLM's INFO lines are per request; our own logs say what matters.
+        logging.getLogger(name).setLevel(logging.WARNING)
     logger.warning("worker %s consuming %s", settings.worker_id, settings.topics.queries)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -1,0 +1,31 @@
+"""What a provider call ends in, as plain values (no LiteLLM import, so clients stay light)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LLMResult:
+    content: str
+    group: str  # the group that answered (differs from the requested one after a fallback)
+    model: str  # the deployment's model, e.g. openai/gpt-4o-mini
+    provider: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_nano_usd: int
+    provider_latency_ms: int
+    attempted_models: tuple[str, ...]
+    fallbacks: int
+    retries: int
+
+
+class LLMError(Exception):
+    """Every deployment and fallback failed; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: str, message: str, attempted_models: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.attempted_models = tuple(attempted_models)
