@@ -34,8 +34,8 @@ class KafkaBrokerConfig:
     controller_port: int
     partitions: int
     run_dir: Path
-    max_message_bytes: int = 16 * 1024 * 1024
     cache_dir: Path
+    max_message_bytes: int = 16 * 1024 * 1024
     java: str = "java"
     maven: str = "mvn"
     heap: str = "768m"
