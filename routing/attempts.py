@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from routing.errors import error_code
 from routing.fallback_monitor import FallbackMonitor
 
 logger = logging.getLogger("mobius.routing")
 REQUEST_ID_KEY = "mobius_request_id"
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    model: str
+    code: str
 
 
 class AttemptLog(CustomLogger):
@@ -24,10 +32,10 @@ class AttemptLog(CustomLogger):
         super().__init__()
         self.monitor = monitor or FallbackMonitor()
         self.alerts: list[str] = []
-        self._failed: dict[str, list[str]] = {}
+        self._failed: dict[str, list[FailedAttempt]] = {}
 
-    def pop(self, request_id: str) -> list[str]:
-        """The models that failed for this request, forgetting them."""
+    def pop(self, request_id: str) -> list[FailedAttempt]:
+        """The attempts that failed for this request, in order, forgetting them."""
         return self._failed.pop(request_id, [])
 
     async def async_log_failure_event(
@@ -37,7 +45,10 @@ class AttemptLog(CustomLogger):
         if request_id is not None:
             model = str(kwargs.get("model") or "?")
             provider = (kwargs.get("litellm_params") or {}).get("custom_llm_provider")
-            self._failed.setdefault(request_id, []).append(f"{provider}/{model}" if provider else model)
+            exc = kwargs.get("exception")
+            code = error_code(exc) if isinstance(exc, Exception) else "provider_error"
+            attempt = FailedAttempt(f"{provider}/{model}" if provider else model, code)
+            self._failed.setdefault(request_id, []).append(attempt)
 
     async def log_success_fallback_event(
         self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception

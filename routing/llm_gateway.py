@@ -15,10 +15,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import litellm
-from litellm import exceptions as llm_errors
 from litellm.router import Router
 
 from routing.attempts import AttemptLog
+from routing.errors import error_code
 from routing.outcomes import LLMError, LLMResult
 from routing.router_config import RouterConfig
 
@@ -43,27 +43,6 @@ class Price:
     def cost_nano_usd(self, prompt_tokens: int, completion_tokens: int) -> int:
         usd = self.input * prompt_tokens + self.output * completion_tokens
         return int((usd * NANO).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-# LiteLLM exception class -> our error code; the first match in this order wins (subclasses first).
-_ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
-    (llm_errors.ContextWindowExceededError, "context_window_exceeded"),
-    (llm_errors.ContentPolicyViolationError, "content_policy"),
-    (llm_errors.RateLimitError, "rate_limited"),
-    (llm_errors.Timeout, "timeout"),
-    (llm_errors.AuthenticationError, "provider_auth"),
-    (llm_errors.BadRequestError, "bad_request"),
-    (llm_errors.ServiceUnavailableError, "provider_unavailable"),
-    (llm_errors.InternalServerError, "provider_unavailable"),
-    (llm_errors.APIConnectionError, "provider_unavailable"),
-)
-
-
-def error_code(exc: Exception) -> str:
-    for cls, code in _ERROR_CODES:
-        if isinstance(exc, cls):
-            return code
-    return "provider_error"
 
 
 class LLMGateway:
@@ -108,11 +87,13 @@ class LLMGateway:
                 metadata={"mobius_request_id": request_id},
             )
         except Exception as exc:  # LiteLLM raises its own tree plus httpx/openai errors
-            failed = self.attempts.pop(request_id)
+            failures = self.attempts.pop(request_id)
+            # The first failure is the cause; later ones are often just "no deployment left".
+            code = failures[0].code if failures else error_code(exc)
             text = str(exc).splitlines()[0][:400] if str(exc) else type(exc).__name__
-            raise LLMError(error_code(exc), text, failed) from exc
+            raise LLMError(code, text, [f.model for f in failures]) from exc
         latency_ms = int((time.perf_counter() - started) * 1000)
-        failed = self.attempts.pop(request_id)
+        failed = [f.model for f in self.attempts.pop(request_id)]
         hidden = response._hidden_params
         headers = hidden.get("additional_headers") or {}
         model_id = str(hidden.get("model_id"))

@@ -83,6 +83,8 @@ class MobiusSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _embedded_clickhouse_under_state_dir(self) -> MobiusSettings:
+        # Absolute, so child processes started elsewhere (workers, the simulator) agree on it.
+        object.__setattr__(self, "state_dir", self.state_dir.resolve())
         if not self.clickhouse_dsn:
             path = (self.state_dir / "clickhouse").resolve()
             object.__setattr__(self, "clickhouse_dsn", f"chdb://{path}")
@@ -112,6 +114,24 @@ class MobiusSettings(BaseSettings):
     @property
     def redis_is_local(self) -> bool:
         return _is_loopback(self.redis_host_port[0])
+
+
+def settings_env(settings: MobiusSettings) -> dict[str, str]:
+    """The MOBIUS_ variables that give a child process these same settings."""
+    env: dict[str, str] = {}
+
+    def put(name: str, value: object) -> None:
+        if value is None:
+            return
+        if isinstance(value, BaseModel):
+            for field in type(value).model_fields:
+                put(f"{name}__{field.upper()}", getattr(value, field))
+            return
+        env[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    for field in MobiusSettings.model_fields:
+        put(f"MOBIUS_{field.upper()}", getattr(settings, field))
+    return env
 
 
 def _is_loopback(host: str) -> bool:

@@ -1,0 +1,121 @@
+"""Processes the demo and the tests run beside the services: the provider simulator and workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.errors import PortInUse, ServiceFailedToStart
+from infra.ports import port_is_free
+from infra.procs import ManagedProcess
+from streams.settings import MobiusSettings, settings_env
+
+MOBIUS = str(Path(sys.executable).parent / "mobius")
+
+
+@dataclass(frozen=True)
+class Simulator:
+    port: int
+    run_dir: Path
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess("simulator", self.run_dir)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, latency_scale: float = 1.0, timeout_s: float = 30.0) -> None:
+        if self.process.is_running():
+            return
+        if not port_is_free("127.0.0.1", self.port):
+            raise PortInUse(f"the provider simulator needs 127.0.0.1:{self.port}, which is taken")
+        self.process.start(
+            [
+                sys.executable,
+                "-m",
+                "infra.simulator",
+                "--port",
+                str(self.port),
+                "--latency-scale",
+                str(latency_scale),
+            ]
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.process.is_running():
+                raise ServiceFailedToStart(f"the simulator exited:\n{self.process.log_tail()}")
+            try:
+                self.call("GET", "/health")
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise ServiceFailedToStart(f"the simulator did not answer within {timeout_s:.0f} s")
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout_s=10)
+
+    def provider_env(self) -> dict[str, str]:
+        """What points LiteLLM's OpenAI and Anthropic deployments at the simulator."""
+        return {
+            "OPENAI_API_BASE": f"{self.url}/v1",
+            "OPENAI_API_KEY": "sk-simulator",
+            "ANTHROPIC_API_BASE": self.url,
+            "ANTHROPIC_API_KEY": "sk-ant-simulator",
+        }
+
+    def controls(self, **body: Any) -> dict[str, Any]:
+        return self.call("POST", "/_sim/controls", body)
+
+    def reset(self) -> None:
+        self.call("POST", "/_sim/reset", {})
+
+    def requests(self) -> dict[str, dict[str, int]]:
+        """Requests seen per model and outcome, e.g. {"gpt-4o": {"ok": 3, "outage": 1}}."""
+        counts: dict[str, dict[str, int]] = self.call("GET", "/_sim/stats")["requests"]
+        return counts
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+            self.url + path, data=data, method=method, headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One `mobius worker` process with the given settings and provider environment."""
+
+    name: str
+    settings: MobiusSettings
+    provider_env: dict[str, str]
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess(self.name, self.settings.state_dir / "workers" / self.name)
+
+    def start(self) -> int:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
+        env.update(settings_env(self.settings))
+        env["MOBIUS_WORKER_ID"] = self.name
+        env.update(self.provider_env)
+        return self.process.start([MOBIUS, "worker"], env=env)
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout_s=30)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown, no final commit."""
+        pid = self.process.pid()
+        if pid is not None:
+            os.kill(pid, 9)

@@ -1,0 +1,94 @@
+"""A private pipeline for one test module: its own topics, consumer group and worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from infra.fleet import Simulator, Worker
+from streams.client import MobiusClient
+from streams.kafka_options import client_options
+from streams.settings import MobiusSettings, TopicNames
+from streams.topics import ensure_topics
+
+
+def isolated_settings(base: MobiusSettings, **overrides: object) -> MobiusSettings:
+    tag = uuid.uuid4().hex[:8]
+    topics = TopicNames(**{name: f"t{tag}.{name}" for name in TopicNames.model_fields})
+    values = {"topics": topics, "worker_group": f"router-{tag}", "worker_session_timeout_s": 6.0}
+    values.update(overrides)
+    return base.model_copy(update=values)
+
+
+@dataclass
+class Pipeline:
+    settings: MobiusSettings
+    simulator: Simulator
+    workers: list[Worker] = field(default_factory=list)
+
+    def add_worker(self) -> Worker:
+        worker = Worker(
+            f"worker-{len(self.workers)}-{uuid.uuid4().hex[:6]}", self.settings, self.simulator.provider_env()
+        )
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+@contextlib.contextmanager
+def running_pipeline(base: MobiusSettings, simulator: Simulator, workers: int = 1) -> Iterator[Pipeline]:
+    settings = isolated_settings(base)
+    asyncio.run(ensure_topics(settings))
+    pipeline = Pipeline(settings, simulator)
+    try:
+        for _ in range(workers):
+            pipeline.add_worker()
+        yield pipeline
+    finally:
+        pipeline.stop()
+
+
+async def wait_until_serving(client: MobiusClient, timeout: float = 90.0) -> None:
+    """The first answer proves a worker has joined the group and owns the partitions."""
+    reply = await client.ask(
+        [{"role": "user", "content": "ping"}], user_id="warmup", tier="pro", timeout=timeout
+    )
+    assert reply.status == "ok", reply
+
+
+@contextlib.asynccontextmanager
+async def topic_reader(settings: MobiusSettings, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        **client_options(settings),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def read_until(
+    consumer: AIOKafkaConsumer, count: int, timeout: float = 60.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    async with asyncio.timeout(timeout):
+        while len(records) < count:
+            batch = await consumer.getmany(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+    return records
