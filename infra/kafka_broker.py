@@ -214,8 +214,8 @@ class KafkaBroker:
                 "kafka.tools.StorageTool",
                 "format",
                 "--standalone",
-                "-t",
-                cluster_id,
+                # One argument with "=": a random id may start with "-", which argparse takes for a flag.
+                f"--cluster-id={cluster_id}",
                 "-c",
                 str(self.cfg.run_dir / "server.properties"),
             ),
