@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from infra.fleet import Simulator
+from schemas.events import ReplyEvent
 from streams.client import MobiusClient
 from streams.settings import MobiusSettings
-from schemas.events import ReplyEvent
 from tests.support_pipeline import Pipeline, running_pipeline, wait_until_serving
 
 IN_FLIGHT = 80
