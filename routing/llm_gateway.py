@@ -68,7 +68,7 @@ class LLMGateway:
         for deployment in self.router.get_model_list() or []:
             model_id = str(deployment["model_info"]["id"])
             params = deployment["litellm_params"]
-            self._prices[model_id] = _price(params)
+            self._prices[model_id] = deployment_price(params)
             self._groups[model_id] = deployment["model_name"]
             window = _context_window(params, deployment.get("model_info") or {})
             group = deployment["model_name"]
@@ -101,7 +101,7 @@ class LLMGateway:
         usage = response.usage
         prompt_tokens = int(usage.prompt_tokens or 0)
         completion_tokens = int(usage.completion_tokens or 0)
-        price = self._prices.get(model_id) or _price({"model": model})
+        price = self._prices.get(model_id) or deployment_price({"model": model})
         return LLMResult(
             content=str(response.choices[0].message.content or ""),
             group=str(headers.get("x-litellm-model-group") or self._groups.get(model_id, group)),
@@ -112,7 +112,8 @@ class LLMGateway:
             cost_nano_usd=price.cost_nano_usd(prompt_tokens, completion_tokens),
             provider_latency_ms=latency_ms,
             attempted_models=(*failed, model),
-            fallbacks=int(headers.get("x-litellm-attempted-fallbacks") or 0),
+            # Every failed attempt moved the request on: to another deployment or a fallback group.
+            fallbacks=max(len(failed), int(headers.get("x-litellm-attempted-fallbacks") or 0)),
             retries=int(headers.get("x-litellm-attempted-retries") or 0),
         )
 
@@ -122,7 +123,7 @@ class LLMGateway:
         return max(prices, key=lambda p: p.input + p.output)
 
 
-def _price(params: dict[str, Any]) -> Price:
+def deployment_price(params: dict[str, Any]) -> Price:
     if "input_cost_per_token" in params:
         return Price(
             Decimal(str(params["input_cost_per_token"])), Decimal(str(params.get("output_cost_per_token", 0)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Annotated
 
@@ -70,9 +71,35 @@ def status() -> None:
 
 @app.command()
 def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    workers: Annotated[int, typer.Option(help="Router worker processes to run.")] = 1,
+    latency_scale: Annotated[float, typer.Option(help="Scale the simulated provider latency.")] = 0.5,
+    size: Annotated[int, typer.Option(help="Queries in the workload.")] = 300,
+) -> None:
+    """The main job: route a built-in workload end to end, fail a provider midway, report."""
+    from streams.demo import print_summary, run_demo
+
+    try:
+        summary = run_demo(
+            _settings(),
+            workers=workers,
+            latency_scale=latency_scale,
+            size=size,
+            console=None if as_json else console,
+        )
+    except (ServiceError, ClickHouseUnavailable, RouterConfigError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        print_summary(summary, console)
+
+
+@app.command()
+def selfcheck(
     keep: Annotated[bool, typer.Option(help="Leave the services running afterwards.")] = False,
 ) -> None:
-    """The main job: start the services and send one message round Kafka, Redis and ClickHouse."""
+    """Start the services and send one message round Kafka, Redis and ClickHouse."""
     settings = _settings()
     stack = LocalStack(settings)
     started: list[str] = []

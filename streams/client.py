@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from schemas.events import QueryEvent, QueryHints, ReplyEvent, Tier, decode_reply, encode_query, now_utc
 from streams.kafka_options import client_options
 from streams.settings import MobiusSettings
-from streams.topics import ensure_topics
+from streams.topics import topic_partitions
 
 logger = logging.getLogger("mobius.client")
 
@@ -147,9 +147,10 @@ class MobiusClient:
             self._waiting.pop(request_id, None)
 
     async def _reply_partitions(self) -> list[TopicPartition]:
-        await ensure_topics(self.settings, [self.reply_topic])
-        partitions = await self._producer.partitions_for(self.reply_topic)  # waits for metadata
-        return [TopicPartition(self.reply_topic, p) for p in sorted(partitions)]
+        return [
+            TopicPartition(self.reply_topic, p)
+            for p in await topic_partitions(self.settings, self.reply_topic)
+        ]
 
     async def _read_replies(self) -> None:
         while True:

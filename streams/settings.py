@@ -73,6 +73,7 @@ class MobiusSettings(BaseSettings):
     clickhouse_password: SecretStr | None = None
 
     router_config: Path = DEFAULT_ROUTER_CONFIG
+    simulator_port: int = 8790  # where `mobius demo` runs the provider simulator
     topics: TopicNames = Field(default_factory=TopicNames)
 
     state_dir: Path = Path(".mobius")

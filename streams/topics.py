@@ -31,3 +31,15 @@ async def ensure_topics(
         return missing
     finally:
         await admin.close()
+
+
+async def topic_partitions(settings: MobiusSettings, topic: str) -> list[int]:
+    """The partition numbers of a topic, creating it first when it is missing."""
+    await ensure_topics(settings, [topic])
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for p in described[0]["partitions"])

@@ -39,18 +39,6 @@ def local_settings(state_dir: Path, **overrides: object) -> MobiusSettings:
     return MobiusSettings(**values)  # type: ignore[arg-type]
 
 
-def settings_env(settings: MobiusSettings) -> dict[str, str]:
-    """The MOBIUS_ variables that make a subprocess use the same stack."""
-    return {
-        "MOBIUS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "MOBIUS_KAFKA_CONTROLLER_PORT": str(settings.kafka_controller_port),
-        "MOBIUS_KAFKA_PARTITIONS": str(settings.kafka_partitions),
-        "MOBIUS_REDIS_URL": settings.redis_url,
-        "MOBIUS_STATE_DIR": str(settings.state_dir),
-        "MOBIUS_CACHE_DIR": str(settings.cache_dir),
-    }
-
-
 def processes_under(state_dir: Path) -> list[int]:
     """Every live process whose working directory is inside the state directory."""
     found = []

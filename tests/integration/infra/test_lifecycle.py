@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from infra.ports import port_is_free
-from tests.support import local_settings, processes_under, run_mobius, settings_env
+from streams.settings import settings_env
+from tests.support import local_settings, processes_under, run_mobius
 
 
 def _pids(status_output: str) -> dict[str, str]:
