@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from infra.fleet import Simulator
-from infra.ports import pick_free_port
 from infra.stack import LocalStack
 from streams.settings import MobiusSettings
 from streams.topics import ensure_topics
@@ -42,16 +40,6 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MobiusS
         yield settings
     finally:
         stack.down()
-
-
-@pytest.fixture(scope="session")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    sim = Simulator(pick_free_port(), tmp_path_factory.mktemp("simulator"))
-    sim.start(latency_scale=0.02)
-    try:
-        yield sim
-    finally:
-        sim.stop()
 
 
 @pytest.fixture

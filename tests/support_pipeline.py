@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from infra.fleet import Simulator, Worker
+from infra.ports import pick_free_port
 from streams.client import MobiusClient
 from streams.kafka_options import client_options
 from streams.settings import MobiusSettings, TopicNames
@@ -46,9 +47,17 @@ class Pipeline:
 
 
 @contextlib.contextmanager
-def running_pipeline(base: MobiusSettings, simulator: Simulator, workers: int = 1) -> Iterator[Pipeline]:
+def running_pipeline(base: MobiusSettings, workers: int = 1) -> Iterator[Pipeline]:
+    """Workers on their own topics, group and provider simulator.
+
+    The simulator is private too: LiteLLM keeps cooldowns and rpm counters per deployment in Redis,
+    shared by every worker, and a deployment's id derives from its api_base. A private simulator
+    port keeps one module's outages and rate limits from reaching the next module's workers.
+    """
     settings = isolated_settings(base)
     asyncio.run(ensure_topics(settings))
+    simulator = Simulator(pick_free_port(), settings.state_dir / "simulators" / settings.worker_group)
+    simulator.start(latency_scale=0.02)
     pipeline = Pipeline(settings, simulator)
     try:
         for _ in range(workers):
@@ -56,6 +65,7 @@ def running_pipeline(base: MobiusSettings, simulator: Simulator, workers: int = 
         yield pipeline
     finally:
         pipeline.stop()
+        simulator.stop()
 
 
 async def wait_until_serving(client: MobiusClient, timeout: float = 90.0) -> None:

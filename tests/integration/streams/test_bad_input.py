@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.fleet import Simulator
 from schemas.codec import AvroCodec
 from schemas.events import QUERY_CODEC, ChatMessage, QueryEvent, encode_query, now_utc
 from streams.client import MobiusClient
@@ -18,8 +17,8 @@ from tests.support_pipeline import Pipeline, read_until, running_pipeline, topic
 
 
 @pytest.fixture(scope="module")
-def pipeline(stack_settings: MobiusSettings, simulator: Simulator) -> Iterator[Pipeline]:
-    with running_pipeline(stack_settings, simulator) as running:
+def pipeline(stack_settings: MobiusSettings) -> Iterator[Pipeline]:
+    with running_pipeline(stack_settings) as running:
         yield running
 
 

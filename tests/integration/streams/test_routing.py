@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from infra.fleet import Simulator
 from schemas.events import QueryHints
 from streams.client import MobiusClient
 from streams.settings import MobiusSettings
@@ -17,8 +16,8 @@ SIMPLE = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 @pytest.fixture(scope="module")
-def pipeline(stack_settings: MobiusSettings, simulator: Simulator) -> Iterator[Pipeline]:
-    with running_pipeline(stack_settings, simulator) as running:
+def pipeline(stack_settings: MobiusSettings) -> Iterator[Pipeline]:
+    with running_pipeline(stack_settings) as running:
 
         async def warm() -> None:
             async with MobiusClient(running.settings) as client:
@@ -90,11 +89,13 @@ async def test_a_failing_provider_is_cooled_down_and_fallbacks_answer(
     assert all(r.model is not None and r.model.startswith("openai/") for r in replies)
     outages = pipeline.simulator.requests().get("claude-sonnet-4-5", {}).get("outage", 0)
     assert outages >= 1  # the dead deployment was tried...
-    assert outages <= 6  # ...then cooled down instead of being retried for every request
+    # ...by the burst in flight at once, then cooled down: far fewer tries than requests...
+    assert outages < len(replies)
     later = await asyncio.gather(
         *(client.ask(question, user_id="late", tier="pro", timeout=60) for _ in range(6))
     )
     assert all(r.status == "ok" for r in later)
+    # ...and, while cooling down, not tried at all.
     assert pipeline.simulator.requests()["claude-sonnet-4-5"]["outage"] == outages
 
 
