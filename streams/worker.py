@@ -64,7 +64,9 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
 def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
     app = create_worker_app(settings)
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-        # LiteLLM's INFO lines are per request; our own logs say what matters.
-        logging.getLogger(name).setLevel(logging.WARNING)
+        # LiteLLM logs every failed attempt itself, and some of those calls carry arguments its
+        # format string does not take ("--- Logging error ---" under Faust's handler). Our
+        # AttemptLog records each failure, fallback and alert with the request id instead.
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     logger.warning("worker %s consuming %s", settings.worker_id, settings.topics.queries)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
