@@ -20,6 +20,7 @@ from litellm.router import Router
 from routing.attempts import AttemptLog
 from routing.errors import error_code
 from routing.outcomes import LLMError, LLMResult
+from routing.price_map import model_info, token_prices
 from routing.router_config import RouterConfig
 
 logger = logging.getLogger(__name__)
@@ -124,28 +125,13 @@ class LLMGateway:
 
 
 def deployment_price(params: dict[str, Any]) -> Price:
-    if "input_cost_per_token" in params:
-        return Price(
-            Decimal(str(params["input_cost_per_token"])), Decimal(str(params.get("output_cost_per_token", 0)))
-        )
-    info = _model_info(str(params["model"]))
-    return Price(
-        Decimal(str(info.get("input_cost_per_token") or 0)),
-        Decimal(str(info.get("output_cost_per_token") or 0)),
-    )
+    if not model_info(str(params["model"])) and "input_cost_per_token" not in params:
+        logger.warning("model %s is not in LiteLLM's price map; its cost counts as 0", params["model"])
+    return Price(*token_prices(params))
 
 
-def _context_window(params: dict[str, Any], model_info: dict[str, Any]) -> int:
-    if model_info.get("max_input_tokens"):
-        return int(model_info["max_input_tokens"])
-    info = _model_info(str(params["model"]))
+def _context_window(params: dict[str, Any], model_info_override: dict[str, Any]) -> int:
+    if model_info_override.get("max_input_tokens"):
+        return int(model_info_override["max_input_tokens"])
+    info = model_info(str(params["model"]))
     return int(info.get("max_input_tokens") or info.get("max_tokens") or 8192)
-
-
-def _model_info(model: str) -> dict[str, Any]:
-    for key in (model, model.split("/", 1)[-1]):
-        if key in litellm.model_cost:
-            info: dict[str, Any] = litellm.model_cost[key]
-            return info
-    logger.warning("model %s is not in LiteLLM's price map; its cost counts as 0", model)
-    return {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics.clickhouse import ClickHouseUnavailable
+from analytics.query import QueryResult
 from infra.errors import ServiceError
 from infra.stack import LocalStack, ServiceStatus
 from routing.router_config import RouterConfigError
@@ -181,6 +183,70 @@ def simulator(
     from infra.simulator.server import make_app
 
     web.run_app(make_app(Controls(latency_scale=latency_scale)), host="127.0.0.1", port=port, print=None)
+
+
+@app.command()
+def sink() -> None:
+    """Run the analytics sink: mobius.completions -> ClickHouse, in batches, idempotently."""
+    from analytics.service import run_sink
+
+    run_sink(_settings())
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="The SQL to run.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Run ad-hoc SQL on the analytics store (works while the sink runs)."""
+    from analytics.query import QueryFailed, run_sql
+
+    try:
+        result = run_sql(_settings(), query)
+    except (QueryFailed, ClickHouseUnavailable) as exc:
+        raise _fail(str(exc)) from None
+    _print_result(result, as_json)
+
+
+@app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="A saved query from analytics/queries (see --list).")] = "",
+    since: Annotated[str, typer.Option(help="How far back: 30m, 1h, 7d.")] = "24h",
+    plot: Annotated[Path | None, typer.Option(help="Also draw the report's chart to this PNG file.")] = None,
+    list_all: Annotated[bool, typer.Option("--list", help="List the saved queries.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Run a saved analyst query, print it, and optionally plot it."""
+    from analytics.query import QueryFailed
+    from analytics.reports import draw, load_saved_queries, parse_since, run_report
+
+    saved = load_saved_queries()
+    if list_all or not name:
+        for query in saved.values():
+            console.print(f"[bold]{query.name}[/]: {query.description}")
+        return
+    if name not in saved:
+        raise _fail(f"no saved query {name!r}; `mobius report --list` shows them")
+    try:
+        result = run_report(_settings(), saved[name], parse_since(since))
+    except (QueryFailed, ClickHouseUnavailable, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    _print_result(result, as_json, title=saved[name].description)
+    if plot is not None:
+        draw(saved[name], result, plot)
+        err_console.print(f"chart written to {plot}")
+
+
+def _print_result(result: QueryResult, as_json: bool, title: str | None = None) -> None:
+    if as_json:
+        print(json.dumps([dict(zip(result.columns, row, strict=True)) for row in result.rows], default=str))
+        return
+    table = Table(title=title)
+    for column in result.columns:
+        table.add_column(column)
+    for row in result.rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
 
 
 def _print_status(statuses: list[ServiceStatus]) -> None:

@@ -71,6 +71,10 @@ class MobiusSettings(BaseSettings):
     # chdb:///path selects the embedded engine; http(s)://host:port a ClickHouse server.
     clickhouse_dsn: str = ""
     clickhouse_password: SecretStr | None = None
+    # Rows older than this leave the completions table and its rollups.
+    analytics_ttl_days: int = 395
+    # Where a running sink answers `mobius sql` / `mobius report` in embedded mode (loopback).
+    analytics_query_port: int = 8791
 
     router_config: Path = DEFAULT_ROUTER_CONFIG
     simulator_port: int = 8790  # where `mobius demo` runs the provider simulator

@@ -8,15 +8,13 @@ fixed) at run time; outages, error rates and rpm limits are switched at run time
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import json
 import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
+
+from routing.price_map import price_map
 
 CONTENT_POLICY_MARKER = "[[policy-violation]]"
 RATE_WINDOW_S = 60.0
@@ -42,19 +40,8 @@ class ModelProfile:
     tokens_per_s: float
 
 
-@cache
-def _price_map() -> dict[str, dict[str, Any]]:
-    # Read LiteLLM's bundled map directly: importing litellm would double the simulator's start time.
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the simulator reads LiteLLM's price map; install litellm")
-    path = Path(spec.submodule_search_locations[0]) / "model_prices_and_context_window_backup.json"
-    data: dict[str, dict[str, Any]] = json.loads(path.read_text())
-    return data
-
-
 def profile(model: str) -> ModelProfile | None:
-    info = _price_map().get(model)
+    info = price_map().get(model)
     if info is None or info.get("mode") not in (None, "chat"):
         return None
     ttft, tps = _SPEEDS.get(model, (500, 60.0))

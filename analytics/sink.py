@@ -1,0 +1,193 @@
+"""The analytics sink: mobius.completions -> batched, idempotent inserts into ClickHouse.
+
+Batches close at `max_rows` or after `max_wait_s`. Offsets are committed only after ClickHouse
+acknowledged the insert; a batch interrupted between the two is replayed at start from its intent
+file with the same deduplication token (see analytics/batch.py). While ClickHouse is unavailable the
+sink retries with backoff and reads nothing more; Kafka keeps the records.
+
+One sink reads every partition of the topic (assigned, not subscribed): with the embedded engine
+only one process may own the data path anyway, and a fixed assignment keeps the replay exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from analytics.batch import Batch, IntentFile, PendingBatch
+from analytics.clickhouse import ClickHouseUnavailable
+from analytics.rows import completion_row
+from analytics.writer import RowWriter
+from schemas.codec import DecodeError
+from schemas.events import decode_completion
+from streams.kafka_options import client_options
+from streams.settings import MobiusSettings
+from streams.topics import topic_partitions
+
+logger = logging.getLogger("mobius.analytics.sink")
+SINK_GROUP = "mobius-analytics-sink"
+MAX_RETRY_PAUSE_S = 5.0
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    max_rows: int = 5000
+    max_wait_s: float = 0.5
+    group_id: str = SINK_GROUP
+
+
+class CompletionSink:
+    def __init__(
+        self,
+        settings: MobiusSettings,
+        writer: RowWriter,
+        intent: IntentFile,
+        config: SinkConfig | None = None,
+        db_lock: threading.Lock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topic = settings.topics.completions
+        self.writer = writer
+        self.intent = intent
+        self.config = config or SinkConfig()
+        self.db_lock = db_lock or threading.Lock()
+        self.rows_written = 0
+        self.batches_written = 0
+        options = client_options(settings)
+        self._consumer = AIOKafkaConsumer(
+            **options,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=settings.kafka_max_message_bytes,
+        )
+        self._producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
+        self._partitions: list[TopicPartition] = []
+        # Test hook: called between the insert and the commit (where a crash hurts most).
+        self.after_insert: Callable[[], None] | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._consumer.start()
+        await self._producer.start()
+        try:
+            self._partitions = [
+                TopicPartition(self.topic, p) for p in await topic_partitions(self.settings, self.topic)
+            ]
+            self._consumer.assign(self._partitions)
+            await self._replay_pending()
+            await self._consume(stop)
+        finally:
+            await self._consumer.stop()
+            await self._producer.stop()
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        batch = Batch()
+        while not stop.is_set():
+            left_s = self.config.max_wait_s - (time.monotonic() - batch.started) if not batch.empty else 1.0
+            fetched = await self._consumer.getmany(
+                timeout_ms=max(10, int(min(left_s, self.config.max_wait_s) * 1000)),
+                max_records=max(1, self.config.max_rows - len(batch.rows)),
+            )
+            for tp, records in fetched.items():
+                for record in records:
+                    batch.add(tp.partition, record.offset, await self._row_or_dead_letter(record))
+            if batch.due(self.config.max_rows, self.config.max_wait_s):
+                await self._flush(batch)
+                batch = Batch()
+        if not batch.empty:
+            await self._flush(batch)
+
+    async def _flush(self, batch: Batch) -> None:
+        pending = PendingBatch.for_ranges(self.topic, batch.ranges)
+        self.intent.write(pending)
+        await self._write_until_done(batch.rows, pending.token)
+        if self.after_insert is not None:
+            self.after_insert()
+        await self._commit(pending)
+        self.intent.clear()
+
+    async def _replay_pending(self) -> None:
+        """Finish the batch a previous run inserted (or not) but did not commit."""
+        pending = self.intent.read()
+        if pending is None:
+            return
+        logger.warning("replaying the uncommitted batch %s: %s", pending.token, pending.ranges)
+        for partition, (first, _) in pending.ranges.items():
+            self._consumer.seek(TopicPartition(self.topic, partition), first)
+        batch = Batch()
+        left = dict(pending.ranges)
+        async with asyncio.timeout(120):
+            while left:
+                fetched = await self._consumer.getmany(timeout_ms=500)
+                for tp, records in fetched.items():
+                    for record in records:
+                        if pending.contains(tp.partition, record.offset):
+                            batch.add(tp.partition, record.offset, await self._row_or_dead_letter(record))
+                        if tp.partition in left and record.offset >= left[tp.partition][1]:
+                            del left[tp.partition]
+        await self._write_until_done(batch.rows, pending.token)
+        await self._commit(pending)
+        self.intent.clear()
+        for tp in self._partitions:  # read on from what is now committed, not from the replay's position
+            committed = await self._consumer.committed(tp)
+            if committed is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
+
+    async def _row_or_dead_letter(self, record: ConsumerRecord[bytes, bytes]) -> list[object] | None:
+        try:
+            return completion_row(decode_completion(record.value or b""))
+        except (DecodeError, ValidationError) as exc:  # never stops the sink, never silently dropped
+            reason = f"undecodable completion record: {type(exc).__name__}: {exc}"
+            logger.warning("%s at %s[%d]@%d", reason, record.topic, record.partition, record.offset)
+            headers = [
+                ("mobius.dlq.reason", reason.encode()),
+                ("mobius.dlq.source", f"{record.topic}[{record.partition}]@{record.offset}".encode()),
+            ]
+            await self._producer.send_and_wait(
+                self.settings.topics.dlq, record.value or b"", key=record.key, headers=headers
+            )
+            return None
+
+    async def _write_until_done(self, rows: list[list[object]], token: str) -> None:
+        pause = 0.2
+        while True:
+            try:
+                await asyncio.to_thread(self._locked_write, rows, token)
+                self.rows_written += len(rows)
+                self.batches_written += 1
+                return
+            except ClickHouseUnavailable as exc:
+                logger.warning(
+                    "ClickHouse unavailable (%s); retrying in %.1f s, Kafka keeps the records", exc, pause
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY_PAUSE_S)
+
+    def _locked_write(self, rows: list[list[object]], token: str) -> None:
+        if not rows:
+            return
+        with self.db_lock:
+            self.writer.write(rows, token)
+
+    async def _commit(self, pending: PendingBatch) -> None:
+        offsets = {TopicPartition(self.topic, p): last + 1 for p, (_, last) in pending.ranges.items()}
+        pause = 0.2
+        while True:
+            try:
+                await self._consumer.commit(offsets)
+                return
+            except KafkaError:
+                logger.warning("offset commit failed; retrying in %.1f s", pause, exc_info=True)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY_PAUSE_S)
