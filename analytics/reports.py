@@ -75,7 +75,7 @@ def draw(query: SavedQuery, result: QueryResult, path: Path) -> None:
         lines: dict[str, tuple[list[object], list[float]]] = defaultdict(lambda: ([], []))
         for row in result.rows:
             xs, ys = lines[str(row[index[spec.series]])]
-            xs.append(row[index[spec.x]])
+            xs.append(_as_x(row[index[spec.x]]))
             ys.append(float(row[index[spec.y[0]]] or 0))
         _series_chart(ax, spec, lines)
     else:
@@ -106,10 +106,22 @@ def draw(query: SavedQuery, result: QueryResult, path: Path) -> None:
     plt.close(fig)
 
 
+def _as_x(value: object) -> object:
+    """Times arrive as text through the sink's JSON endpoint; plot them as times."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _series_chart(ax: object, spec: PlotSpec, lines: dict[str, tuple[list[object], list[float]]]) -> None:
     xs_all = sorted({x for xs, _ in lines.values() for x in xs}, key=str)
     width = 0.8 / max(len(lines), 1)
-    for n, (name, (xs, ys)) in enumerate(sorted(lines.items())):
+    for n, (name, (raw_xs, raw_ys)) in enumerate(sorted(lines.items())):
+        points = sorted(zip(raw_xs, raw_ys, strict=True), key=lambda p: str(p[0]))
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
         if spec.kind == "line":
             ax.plot(xs, ys, marker="o", label=name)  # type: ignore[attr-defined]
         else:

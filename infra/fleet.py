@@ -119,3 +119,27 @@ class Worker:
         pid = self.process.pid()
         if pid is not None:
             os.kill(pid, 9)
+
+
+@dataclass(frozen=True)
+class SinkProcess:
+    """The `mobius sink` process (it owns the embedded ClickHouse path while it runs)."""
+
+    settings: MobiusSettings
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess("sink", self.settings.state_dir / "sink-process")
+
+    def start(self) -> int:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
+        env.update(settings_env(self.settings))
+        return self.process.start([MOBIUS, "sink"], env=env)
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout_s=30)
+
+    def kill(self) -> None:
+        pid = self.process.pid()
+        if pid is not None:
+            os.kill(pid, 9)

@@ -24,7 +24,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from infra.errors import ServiceFailedToStart
-from infra.fleet import Simulator, Worker
+from infra.fleet import Simulator, SinkProcess, Worker
 from infra.stack import LocalStack
 from routing.llm_gateway import deployment_price
 from routing.router_config import RouterConfig, load_router_config
@@ -58,13 +58,16 @@ def demo_processes(
     simulator = Simulator(settings.simulator_port, settings.state_dir / "simulator")
     simulator.start(latency_scale=latency_scale)
     fleet = [Worker(f"demo-worker-{i}", settings, simulator.provider_env()) for i in range(workers)]
+    sink = SinkProcess(settings)
     try:
+        sink.start()
         for worker in fleet:
             worker.start()
         yield simulator, fleet
     finally:
         for worker in fleet:
             worker.stop()
+        sink.stop()
         simulator.stop()
         if started:
             stack.down()

@@ -3,9 +3,9 @@
 SELECT
     tier,
     model_group,
-    sum(requests)                                  AS requests,
-    sum(cache_hits)                                AS cache_hits,
-    round(sum(cache_hits) / sum(requests), 4)      AS hit_rate
+    sum(requests)                                  AS total_requests,
+    sum(cache_hits)                                AS hits,
+    round(hits / total_requests, 4)                AS hit_rate
 FROM completions_by_minute
 WHERE minute >= toStartOfMinute({since:DateTime64(3, 'UTC')})
 GROUP BY tier, model_group

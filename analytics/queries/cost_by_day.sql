@@ -5,7 +5,7 @@ SELECT
     model,
     model_group,
     tier,
-    sum(requests)                   AS requests,
+    sum(requests)                   AS total_requests,
     sum(cost_nano_usd) / 1e9        AS cost_usd
 FROM completions_by_minute
 WHERE minute >= toStartOfMinute({since:DateTime64(3, 'UTC')})

@@ -3,9 +3,9 @@
 SELECT
     query_type,
     model_group,
-    sum(requests)                   AS requests,
+    sum(requests)                   AS total_requests,
     sum(cost_nano_usd) / 1e9        AS cost_usd,
-    round(sum(cost_nano_usd) / 1e9 / nullIf(sum(requests), 0), 6) AS usd_per_request
+    round(cost_usd / nullIf(total_requests, 0), 6) AS usd_per_request
 FROM completions_by_minute
 WHERE minute >= toStartOfMinute({since:DateTime64(3, 'UTC')})
 GROUP BY query_type, model_group

@@ -3,16 +3,16 @@
 SELECT
     deployment,
     count()                                            AS tried,
-    countIf(failed)                                    AS failed,
-    round(countIf(failed) / count(), 4)                AS failed_share,
-    round(countIf(final_error) / count(), 4)           AS error_share
+    countIf(attempt_failed)                            AS failures,
+    round(countIf(attempt_failed) / count(), 4)        AS failed_share,
+    round(countIf(request_failed) / count(), 4)        AS error_share
 FROM
 (
     SELECT
         arrayJoin(arrayEnumerate(attempted_models))    AS i,
         attempted_models[i]                            AS deployment,
-        i < length(attempted_models) OR status = 'error' AS failed,
-        i = length(attempted_models) AND status = 'error' AS final_error
+        i < length(attempted_models) OR status = 'error' AS attempt_failed,
+        i = length(attempted_models) AND status = 'error' AS request_failed
     FROM completions
     WHERE created_at >= {since:DateTime64(3, 'UTC')}
 )

@@ -2,7 +2,7 @@
 -- plot: bar x=model y=p50_ms,p95_ms,p99_ms
 SELECT
     model,
-    sum(requests)                                           AS requests,
+    sum(requests)                                           AS total_requests,
     round(quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms)[1]) AS p50_ms,
     round(quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms)[2]) AS p95_ms,
     round(quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms)[3]) AS p99_ms
