@@ -6,6 +6,9 @@ and one data path per process, so the process that owns the path (the sink) is t
 
 from __future__ import annotations
 
+import fcntl
+from pathlib import Path
+
 from clickhouse_connect import get_client
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -16,13 +19,44 @@ class ClickHouseUnavailable(Exception):
     """ClickHouse could not be reached or opened; the message says why."""
 
 
-def connect(dsn: str, password: SecretStr | None = None) -> Client:
+class EngineLocked(ClickHouseUnavailable):
+    """The embedded engine's data path is open in another process (normally the sink)."""
+
+
+def embedded_path(dsn: str) -> Path | None:
+    return Path(dsn.removeprefix("chdb://")) if dsn.startswith("chdb://") else None
+
+
+def engine_locked(path: Path) -> bool:
+    """True when another process holds the embedded engine at `path` (its status file is locked)."""
+    status = path / "status"
+    if not status.exists():
+        return False
+    with status.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def connect(dsn: str, password: SecretStr | None = None, database: str | None = None) -> Client:
     """A client; DateTime columns come back timezone-aware (UTC), as the rest of the code expects."""
+    path = embedded_path(dsn)
+    if path is not None and engine_locked(path):
+        # Checked first: chDB's own failure here is an opaque "Error initializing EmbeddedServer".
+        raise EngineLocked(f"the embedded ClickHouse at {path} is open in another process (the sink owns it)")
+    options: dict[str, str] = {"tz_mode": "aware"}
+    if password is not None:
+        options["password"] = password.get_secret_value()
+    if database is not None:
+        options["database"] = database
     try:
-        if password is None:
-            return get_client(dsn=dsn, tz_mode="aware")
-        return get_client(dsn=dsn, password=password.get_secret_value(), tz_mode="aware")
+        return get_client(dsn=dsn, **options)  # type: ignore[arg-type]
     except ClickHouseError as exc:
+        if path is not None and engine_locked(path):  # another process opened it just before us
+            raise EngineLocked(f"the embedded ClickHouse at {path} is open in another process") from exc
         raise ClickHouseUnavailable(_explain(dsn, exc)) from exc
 
 
@@ -43,8 +77,6 @@ def redact_dsn(dsn: str) -> str:
 
 def _explain(dsn: str, exc: Exception) -> str:
     text = str(exc)
-    if "Cannot lock file" in text or "already running" in text:
-        return f"the embedded ClickHouse at {redact_dsn(dsn)} is open in another process (the sink owns it)"
     if "already initialized with path" in text:
         return "this process already opened another embedded ClickHouse path (chDB allows one per process)"
     return (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from aiohttp import web
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from analytics.clickhouse import ClickHouseUnavailable, connect
+from analytics.clickhouse import ClickHouseUnavailable, EngineLocked, connect
 from streams.settings import MobiusSettings
+
+SINK_START_GRACE_S = 30.0
 
 
 class QueryFailed(Exception):
@@ -45,11 +48,24 @@ def run_query(client: Client, sql: str, parameters: dict[str, Any] | None = None
 
 def run_sql(settings: MobiusSettings, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
     """Run SQL wherever the data is; see the module docstring for the embedded case."""
-    if settings.clickhouse_embedded:
+    if not settings.clickhouse_embedded:
+        return _query_directly(settings, sql, parameters)
+    deadline = time.monotonic() + SINK_START_GRACE_S
+    while True:
         try:
             return _ask_sink(settings.analytics_query_port, sql, parameters or {})
         except ConnectionRefusedError:
-            pass  # no sink running: open the engine ourselves
+            pass  # no sink answering: open the engine ourselves
+        try:
+            return _query_directly(settings, sql, parameters)
+        except EngineLocked:
+            # A sink holds the path but is not answering yet (it is starting): ask it again.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _query_directly(settings: MobiusSettings, sql: str, parameters: dict[str, Any] | None) -> QueryResult:
     client = connect(settings.clickhouse_dsn, settings.clickhouse_password)
     try:
         return run_query(client, sql, parameters)
