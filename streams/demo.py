@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from analytics.query import run_sql
 from infra.errors import ServiceFailedToStart
 from infra.fleet import Simulator, SinkProcess, Worker
 from infra.stack import LocalStack
@@ -124,6 +125,7 @@ async def run_workload(
                         decoded = decode_completion(record)
                         run.records[decoded.request_id] = decoded
                     run.dead_letters += len(await _drain(dlq))
+            run.records = {rid: rec for rid, rec in run.records.items() if rid in wanted}  # not the pings
             progress.advance(task, malformed)
     return run
 
@@ -188,7 +190,17 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
     totals = Table(title="demo summary")
     totals.add_column("measure")
     totals.add_column("value", justify="right")
-    for key in ("published", "answered_ok", "errors", "dlq", "fallbacks", "p50_ms", "p95_ms", "p99_ms"):
+    for key in (
+        "published",
+        "answered_ok",
+        "errors",
+        "dlq",
+        "fallbacks",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "analytics_rows",
+    ):
         totals.add_row(key, str(summary[key]))
     totals.add_row("cost (USD)", f"{summary['cost_usd']:.6f}")
     totals.add_row("all-smart cost (USD)", f"{summary['all_smart_cost_usd']:.6f}")
@@ -204,7 +216,19 @@ def run_demo(
     queries = build_workload(size)
     with demo_processes(settings, workers, latency_scale) as fleet:
         run = asyncio.run(run_workload(settings, fleet, queries, console))
-    return summarize(run, config)
+        analytics_rows = wait_for_analytics(settings, set(run.records))
+    return {**summarize(run, config), "analytics_rows": analytics_rows}
+
+
+def wait_for_analytics(settings: MobiusSettings, request_ids: set[str], timeout_s: float = 60) -> int:
+    """How many of the run's completion records the sink has written to ClickHouse (all, normally)."""
+    sql = "SELECT uniqExact(request_id) FROM completions WHERE request_id IN {ids:Array(String)}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        landed = int(run_sql(settings, sql, {"ids": sorted(request_ids)}).rows[0][0])
+        if landed >= len(request_ids) or time.monotonic() > deadline:
+            return landed
+        time.sleep(0.2)
 
 
 def _percentile(values: list[float], pct: int) -> float:

@@ -23,7 +23,9 @@ KEYS = {
 
 
 def test_demo_json_reports_a_sane_run_and_leaves_nothing_running(tmp_path: Path) -> None:
-    settings = local_settings(tmp_path / "state", simulator_port=pick_free_port())
+    settings = local_settings(
+        tmp_path / "state", simulator_port=pick_free_port(), analytics_query_port=pick_free_port()
+    )
     result = run_mobius(
         "demo", "--json", "--size", "60", "--latency-scale", "0.1", env=settings_env(settings), timeout=400
     )
@@ -37,4 +39,5 @@ def test_demo_json_reports_a_sane_run_and_leaves_nothing_running(tmp_path: Path)
     assert set(summary["groups_used"]) >= {"fast", "smart", "code"}
     assert 0 < summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
     assert 0 < summary["cost_usd"] < summary["all_smart_cost_usd"]
+    assert summary["analytics_rows"] == 61  # every completion reached ClickHouse through the sink
     assert processes_under(tmp_path / "state") == []
