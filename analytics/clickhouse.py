@@ -23,6 +23,10 @@ class EngineLocked(ClickHouseUnavailable):
     """The embedded engine's data path is open in another process (normally the sink)."""
 
 
+# Embedded paths this process has opened (chDB keeps one engine per process for its lifetime).
+_opened_here: set[Path] = set()
+
+
 def embedded_path(dsn: str) -> Path | None:
     return Path(dsn.removeprefix("chdb://")) if dsn.startswith("chdb://") else None
 
@@ -44,7 +48,7 @@ def engine_locked(path: Path) -> bool:
 def connect(dsn: str, password: SecretStr | None = None, database: str | None = None) -> Client:
     """A client; DateTime columns come back timezone-aware (UTC), as the rest of the code expects."""
     path = embedded_path(dsn)
-    if path is not None and engine_locked(path):
+    if path is not None and path not in _opened_here and engine_locked(path):
         # Checked first: chDB's own failure here is an opaque "Error initializing EmbeddedServer".
         raise EngineLocked(f"the embedded ClickHouse at {path} is open in another process (the sink owns it)")
     options: dict[str, str] = {"tz_mode": "aware"}
@@ -53,9 +57,12 @@ def connect(dsn: str, password: SecretStr | None = None, database: str | None = 
     if database is not None:
         options["database"] = database
     try:
-        return get_client(dsn=dsn, **options)  # type: ignore[arg-type]
+        client = get_client(dsn=dsn, **options)  # type: ignore[arg-type]
+        if path is not None:
+            _opened_here.add(path)  # our own engine holds the lock from now on; that is no conflict
+        return client
     except ClickHouseError as exc:
-        if path is not None and engine_locked(path):  # another process opened it just before us
+        if path is not None and path not in _opened_here and engine_locked(path):  # opened just before us
             raise EngineLocked(f"the embedded ClickHouse at {path} is open in another process") from exc
         raise ClickHouseUnavailable(_explain(dsn, exc)) from exc
 

@@ -237,6 +237,36 @@ def report(
         err_console.print(f"chart written to {plot}")
 
 
+@app.command()
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    rows: Annotated[int, typer.Option(help="Backlog drained to measure the ingest rate.")] = 50_000,
+    rate: Annotated[int, typer.Option(help="Records per second while measuring freshness.")] = 500,
+    seconds: Annotated[float, typer.Option(help="How long to measure freshness.")] = 10.0,
+) -> None:
+    """Benchmark (so far: analytics ingest rate and freshness) on the local stack."""
+    from analytics.bench import bench_analytics
+
+    settings = _settings()
+    stack = LocalStack(settings)
+    try:
+        started = stack.up()
+        result = asyncio.run(bench_analytics(settings, rows, rate, seconds))
+    except (ServiceError, ClickHouseUnavailable) as exc:
+        raise _fail(str(exc)) from None
+    if started:
+        stack.down()
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table(title="mobius bench")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
 def _print_result(result: QueryResult, as_json: bool, title: str | None = None) -> None:
     if as_json:
         print(json.dumps([dict(zip(result.columns, row, strict=True)) for row in result.rows], default=str))
