@@ -118,6 +118,10 @@ class LLMGateway:
             retries=int(headers.get("x-litellm-attempted-retries") or 0),
         )
 
+    def estimate_nano(self, group: str, prompt_tokens: int, max_tokens: int) -> int:
+        """The most this call can cost: all of max_tokens, at the group's dearest deployment."""
+        return self.price_of_group(group).cost_nano_usd(prompt_tokens, max_tokens)
+
     def price_of_group(self, group: str) -> Price:
         """The dearest deployment's price in a group: the conservative figure for estimates."""
         prices = [p for mid, p in self._prices.items() if self._groups[mid] == group]

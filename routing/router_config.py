@@ -46,9 +46,28 @@ class ClassifierSettings(_Frozen):
     complex_threshold: float = Field(default=0.35, ge=0, le=1)
 
 
+class SpendLimits(_Frozen):
+    """USD caps for one tier's users and organisations; None means no cap."""
+
+    user_daily_usd: float | None = Field(default=None, ge=0)
+    user_monthly_usd: float | None = Field(default=None, ge=0)
+    org_daily_usd: float | None = Field(default=None, ge=0)
+    org_monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class BudgetSettings(_Frozen):
+    near_cap_share: float = Field(default=0.8, gt=0, le=1)
+    # Near the cap a request moves to this cheaper group (a group missing here keeps its group).
+    cheaper_group: dict[str, str] = Field(default_factory=dict)
+    # Redis unreachable: refuse paid calls (closed) or let them through unmetered (open).
+    when_redis_unavailable: Literal["fail_closed", "fail_open"] = "fail_closed"
+    limits: dict[Tier, SpendLimits] = Field(default_factory=dict)
+
+
 class MobiusPolicy(_Frozen):
     default_group: str
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     rules: tuple[RoutingRule, ...] = ()
     tiers: dict[Tier, TierLimits]
 
@@ -84,6 +103,8 @@ class RouterConfig(_Frozen):
         named = {self.mobius.default_group, *(rule.group for rule in self.mobius.rules)}
         for limits in self.mobius.tiers.values():
             named.update(limits.allowed_groups)
+        for source, target in self.mobius.budgets.cheaper_group.items():
+            named.update([source, target])
         for key in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
             for entry in self.router_settings.get(key) or []:
                 for source, targets in entry.items():

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, TypeVar
 
 import typer
+from redis import RedisError
+from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
@@ -18,10 +22,12 @@ from infra.errors import ServiceError
 from infra.stack import LocalStack, ServiceStatus
 from routing.router_config import RouterConfigError
 from schemas.events import ReplyEvent
+from streams.budget_store import RedisBudgetStore
 from streams.roundtrip import run_roundtrip
 from streams.settings import MobiusSettings
 from streams.topics import ensure_topics
 
+T = TypeVar("T")
 app = typer.Typer(help="Mobius Router: route LLM queries over Kafka with LiteLLM.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
@@ -265,6 +271,85 @@ def bench(
     for key, value in result.items():
         table.add_row(key, str(value))
     console.print(table)
+
+
+budget_app = typer.Typer(help="Spend limits per user and organisation (USD, per UTC day and month).")
+app.add_typer(budget_app, name="budget")
+
+
+def _subject(user: str | None, org: str | None) -> tuple[Literal["user", "org"], str]:
+    if (user is None) == (org is None):
+        raise _fail("name exactly one of --user or --org")
+    return ("user", user) if user is not None else ("org", org)  # type: ignore[return-value]
+
+
+@budget_app.command("set")
+def budget_set(
+    user: Annotated[str | None, typer.Option(help="User id.")] = None,
+    org: Annotated[str | None, typer.Option(help="Organisation id.")] = None,
+    daily: Annotated[float | None, typer.Option(help="Daily limit in USD.")] = None,
+    monthly: Annotated[float | None, typer.Option(help="Monthly limit in USD.")] = None,
+) -> None:
+    """Override the tier's default limits for one user or organisation."""
+    scope, subject = _subject(user, org)
+    asyncio.run(_with_budget_store(lambda store: store.set_limit(scope, subject, daily, monthly)))
+    console.print(
+        f"{scope} {subject}: daily {daily if daily is not None else '(unchanged)'}, "
+        f"monthly {monthly if monthly is not None else '(unchanged)'} USD"
+    )
+
+
+@budget_app.command("show")
+def budget_show(
+    user: Annotated[str | None, typer.Option(help="User id.")] = None,
+    org: Annotated[str | None, typer.Option(help="Organisation id.")] = None,
+    tier: Annotated[str, typer.Option(help="The tier whose default limits apply.")] = "pro",
+) -> None:
+    """What a user or organisation has spent today and this month, against its limits."""
+    from routing.budgets import caps_for
+    from routing.router_config import load_router_config
+
+    scope, subject = _subject(user, org)
+    config = load_router_config(_settings().router_config)
+    caps = [
+        c
+        for c in caps_for(config.mobius.budgets, tier, subject, subject, datetime.now(UTC))  # type: ignore[arg-type]
+        if c.scope == scope
+    ]
+    rows = asyncio.run(_with_budget_store(lambda store: store.spent(caps)))
+    table = Table(title=f"{scope} {subject} ({tier} defaults)")
+    for column in ("period", "spent USD", "limit USD", "used", "resets at"):
+        table.add_column(column)
+    for cap, spent, limit in rows:
+        used = f"{100 * spent / limit:.1f}%" if limit else "-"
+        table.add_row(cap.period, f"{spent / 1e9:.6f}", f"{limit / 1e9:.6f}", used, cap.resets_at.isoformat())
+    console.print(table)
+
+
+@budget_app.command("reset")
+def budget_reset(
+    user: Annotated[str | None, typer.Option(help="User id.")] = None,
+    org: Annotated[str | None, typer.Option(help="Organisation id.")] = None,
+    limits: Annotated[bool, typer.Option(help="Also remove the overrides.")] = False,
+) -> None:
+    """Forget what a user or organisation has spent (and, with --limits, its overrides)."""
+    scope, subject = _subject(user, org)
+    removed = asyncio.run(_with_budget_store(lambda store: store.reset(scope, subject, limits_too=limits)))
+    console.print(f"{scope} {subject}: {removed} keys removed")
+
+
+async def _with_budget_store(action: Callable[[RedisBudgetStore], Awaitable[T]]) -> T:
+    settings = _settings()
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    client = Redis.from_url(settings.redis_url, password=password)
+    try:
+        return await action(RedisBudgetStore(client, near_cap_share=0.8))
+    except RedisError as exc:
+        raise _fail(
+            f"Redis at {settings.redis_host_port[0]}:{settings.redis_host_port[1]} did not answer: {exc}"
+        ) from None
+    finally:
+        await client.aclose()
 
 
 def _print_result(result: QueryResult, as_json: bool, title: str | None = None) -> None:

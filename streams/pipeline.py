@@ -8,11 +8,12 @@ query, so a crash at any point means redelivery, never loss.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from routing.budgets import Cap, CapExceeded, Reservation, caps_for
 from routing.classifier import Classification, classify
 from routing.outcomes import LLMError, LLMResult
 from routing.policy import RouteDecision, RouteRejected, decide_route
@@ -28,6 +29,7 @@ from schemas.events import (
     encode_reply,
     now_utc,
 )
+from streams.budget_store import BudgetUnavailable
 from streams.settings import TopicNames
 
 logger = logging.getLogger("mobius.pipeline")
@@ -39,6 +41,18 @@ class Completer(Protocol):
     async def complete(
         self, request_id: str, group: str, messages: list[dict[str, str]], max_tokens: int
     ) -> LLMResult: ...
+
+    def estimate_nano(self, group: str, prompt_tokens: int, max_tokens: int) -> int: ...
+
+
+class BudgetGuard(Protocol):
+    """Spend caps (streams/budget_store.py): reserve before the call, settle after."""
+
+    async def reserve(
+        self, caps: Sequence[Cap], primary_nano: int, cheaper_nano: int
+    ) -> Reservation | CapExceeded: ...
+
+    async def settle(self, reservation: Reservation, actual_nano: int) -> None: ...
 
 
 class ReplyStore(Protocol):
@@ -78,6 +92,7 @@ class RoutePipeline:
         topics: TopicNames,
         worker_id: str,
         replies: ReplyStore | None = None,
+        budgets: BudgetGuard | None = None,
     ) -> None:
         self.completer = completer
         self.policy = policy
@@ -85,6 +100,7 @@ class RoutePipeline:
         self.topics = topics
         self.worker_id = worker_id
         self.replies = replies
+        self.budgets = budgets
 
     async def handle(self, raw: bytes, source: str = "") -> list[Outgoing]:
         received_at = now_utc()
@@ -128,13 +144,53 @@ class RoutePipeline:
                 out = self._dead_letter(raw, f"{exc.code}: {exc.message}", source, query.request_id, None)
             rejected = LLMError(exc.code, exc.message)
             return out + await self._finish(query, received_at, classification, None, rejected)
+        held = await self._hold_budget(query, decision, received_at)
+        if isinstance(held, LLMError):
+            return await self._finish(query, received_at, classification, decision, held)
+        reservation, decision = held
         try:
             outcome: LLMResult | LLMError = await self.completer.complete(
                 query.request_id, decision.group, messages, decision.max_tokens
             )
         except LLMError as exc:
             outcome = exc
+        if reservation is not None and self.budgets is not None:
+            spent = outcome.cost_nano_usd if isinstance(outcome, LLMResult) else 0
+            await self.budgets.settle(reservation, spent)
         return await self._finish(query, received_at, classification, decision, outcome)
+
+    async def _hold_budget(
+        self, query: QueryEvent, decision: RouteDecision, now: datetime
+    ) -> tuple[Reservation | None, RouteDecision] | LLMError:
+        """Reserve the call's estimated cost against every cap; near a cap, use the cheaper group."""
+        settings = self.policy.budgets
+        caps = caps_for(settings, query.tier, query.user_id, query.org_id, now) if self.budgets else []
+        if self.budgets is None or not caps:
+            return None, decision
+        cheaper = settings.cheaper_group.get(decision.group, decision.group)
+        if cheaper not in self.policy.tiers[query.tier].allowed_groups or (
+            decision.prompt_tokens + decision.max_tokens > self.completer.group_windows.get(cheaper, 0)
+        ):
+            cheaper = decision.group
+        estimate = self.completer.estimate_nano
+        try:
+            held = await self.budgets.reserve(
+                caps,
+                estimate(decision.group, decision.prompt_tokens, decision.max_tokens),
+                estimate(cheaper, decision.prompt_tokens, decision.max_tokens),
+            )
+        except BudgetUnavailable as exc:
+            if settings.when_redis_unavailable == "fail_open":
+                logger.warning("budgets unavailable, %s goes through unmetered: %s", query.request_id, exc)
+                return None, decision
+            return LLMError(
+                "budget_unavailable", "spend limits cannot be checked right now; try again shortly"
+            )
+        if isinstance(held, CapExceeded):
+            return LLMError("budget_exceeded", held.message())
+        if held.downgraded and cheaper != decision.group:
+            decision = replace(decision, group=cheaper, reason=decision.reason + ", near a budget cap")
+        return held, decision
 
     async def _finish(
         self,

@@ -12,6 +12,7 @@ from routing.attempts import AttemptLog
 from routing.llm_gateway import LLMGateway, RedisParams
 from routing.router_config import RouterConfig, load_router_config
 from streams.app import create_app
+from streams.budget_store import RedisBudgetStore
 from streams.pipeline import RoutePipeline
 from streams.reply_store import RedisReplyStore
 from streams.route_agent import register_route_agent
@@ -47,6 +48,7 @@ def build_pipeline(settings: MobiusSettings, config: RouterConfig) -> RoutePipel
         topics=settings.topics,
         worker_id=settings.worker_id,
         replies=RedisReplyStore(redis),
+        budgets=RedisBudgetStore(redis, config.mobius.budgets.near_cap_share),
     )
 
 

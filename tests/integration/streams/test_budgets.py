@@ -1,0 +1,76 @@
+"""Spend caps through the real pipeline with two workers sharing one organisation's budget."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from redis.asyncio import Redis
+
+from schemas.events import QueryHints
+from streams.budget_store import RedisBudgetStore
+from streams.client import MobiusClient
+from streams.settings import MobiusSettings
+from tests.support_pipeline import running_pipeline, wait_until_serving
+
+CAP_USD = 0.01
+QUESTION = [
+    {"role": "user", "content": "Why do markets crash? Analyze step by step and compare the main theories."}
+]
+
+
+def test_two_workers_hold_an_org_cap_downgrade_near_it_and_refuse_at_it(
+    stack_settings: MobiusSettings,
+) -> None:
+    org = f"org-{uuid.uuid4().hex[:6]}"
+    with running_pipeline(stack_settings, workers=2) as pipeline:
+
+        async def spend() -> tuple[list, int, int]:  # type: ignore[type-arg]
+            redis = Redis.from_url(pipeline.settings.redis_url)
+            store = RedisBudgetStore(redis, near_cap_share=0.8)
+            await store.set_limit("org", org, day_usd=CAP_USD, month_usd=None)
+            async with MobiusClient(pipeline.settings) as client:
+                await wait_until_serving(client)
+                before = _provider_calls(pipeline.simulator.requests())
+                replies = await asyncio.gather(
+                    *(
+                        client.ask(
+                            QUESTION,
+                            user_id=f"user-{i}",
+                            org_id=org,
+                            tier="pro",
+                            hints=QueryHints(max_tokens=100),
+                            timeout=90,
+                        )
+                        for i in range(60)
+                    )
+                )
+                calls = _provider_calls(pipeline.simulator.requests()) - before
+            day_keys = [k async for k in redis.scan_iter(match=f"mobius:spend:org:{org}:*-*-*")]
+            spent = int(await redis.get(day_keys[0]))
+            await redis.aclose()
+            return replies, calls, spent
+
+        replies, calls, spent = asyncio.run(spend())
+
+    ok = [r for r in replies if r.status == "ok"]
+    refused = [r for r in replies if r.status == "error"]
+    assert ok and refused, "the cap should admit some and refuse the rest"
+    assert {r.error_code for r in refused} == {"budget_exceeded"}
+    assert "resets at" in (refused[0].error_message or "") and f"org {org}" in (
+        refused[0].error_message or ""
+    )
+    # Exact settlement: the counter holds what the answers cost, to the nano-dollar.
+    assert spent == sum(r.cost_nano_usd for r in ok)
+    # Never over the cap by more than one request's estimate (here: 100 output tokens at the dearest
+    # smart price, $15/M, plus the prompt at $3/M).
+    one_estimate = 100 * 15_000 + 40 * 3_000
+    assert spent <= CAP_USD * 1e9 + one_estimate
+    # Refused requests never reached a provider.
+    assert calls == len(ok)
+    # Near the cap, complex queries moved from smart to the cheaper fast group.
+    assert {r.model_group for r in ok} == {"smart", "fast"}
+
+
+def _provider_calls(requests: dict[str, dict[str, int]]) -> int:
+    return sum(kinds.get("ok", 0) for kinds in requests.values())
