@@ -29,6 +29,10 @@ async def serve_sink(
 ) -> CompletionSink:
     """Run until `stop` is set; the sink (for its counters)."""
     client = await asyncio.to_thread(connect, settings.clickhouse_dsn, settings.clickhouse_password)
+    applied = await asyncio.to_thread(apply_migrations, client, settings.analytics_ttl_days)
+    await asyncio.to_thread(record_prices, client, load_router_config(settings.router_config))
+    if applied:
+        logger.warning("applied migrations: %s", ", ".join(applied))
     lock = threading.Lock()
     runner: web.AppRunner | None = None
     if settings.clickhouse_embedded:  # only this process can open the data path: answer for others
@@ -36,11 +40,6 @@ async def serve_sink(
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", settings.analytics_query_port).start()
     try:
-        with lock:
-            applied = apply_migrations(client, settings.analytics_ttl_days)
-            record_prices(client, load_router_config(settings.router_config))
-        if applied:
-            logger.warning("applied migrations: %s", ", ".join(applied))
         intent = IntentFile(settings.state_dir / "sink" / f"{settings.topics.completions}.pending.json")
         sink = CompletionSink(settings, CompletionsWriter(client), intent, config, db_lock=lock)
         await sink.run(stop)

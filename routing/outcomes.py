@@ -19,6 +19,7 @@ class LLMResult:
     attempted_models: tuple[str, ...]
     fallbacks: int
     retries: int
+    cache_hit: bool = False
 
 
 class LLMError(Exception):

@@ -39,6 +39,7 @@ class TierLimits(_Frozen):
     allowed_groups: tuple[str, ...]
     max_prompt_tokens: int = Field(gt=0)
     max_output_tokens: int = Field(gt=0)
+    cache_ttl_s: int = Field(default=0, ge=0)  # 0: answers for this tier are never cached
 
 
 class ClassifierSettings(_Frozen):

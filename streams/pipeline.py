@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from routing.budgets import Cap, CapExceeded, Reservation, caps_for
+from routing.cache_key import cache_key
 from routing.classifier import Classification, classify
 from routing.outcomes import LLMError, LLMResult
 from routing.policy import RouteDecision, RouteRejected, decide_route
@@ -30,6 +31,7 @@ from schemas.events import (
     now_utc,
 )
 from streams.budget_store import BudgetUnavailable
+from streams.response_cache import CachedAnswer, RedisResponseCache
 from streams.settings import TopicNames
 
 logger = logging.getLogger("mobius.pipeline")
@@ -93,6 +95,7 @@ class RoutePipeline:
         worker_id: str,
         replies: ReplyStore | None = None,
         budgets: BudgetGuard | None = None,
+        cache: RedisResponseCache | None = None,
     ) -> None:
         self.completer = completer
         self.policy = policy
@@ -101,6 +104,7 @@ class RoutePipeline:
         self.worker_id = worker_id
         self.replies = replies
         self.budgets = budgets
+        self.cache = cache
 
     async def handle(self, raw: bytes, source: str = "") -> list[Outgoing]:
         received_at = now_utc()
@@ -144,9 +148,32 @@ class RoutePipeline:
                 out = self._dead_letter(raw, f"{exc.code}: {exc.message}", source, query.request_id, None)
             rejected = LLMError(exc.code, exc.message)
             return out + await self._finish(query, received_at, classification, None, rejected)
-        held = await self._hold_budget(query, decision, received_at)
+        ttl = self.policy.tiers[query.tier].cache_ttl_s
+        key = cache_key(messages, decision.group, decision.max_tokens) if self.cache and ttl else None
+        if key is not None and self.cache is not None:
+            hit = await self.cache.get(key)
+            if hit is None and not await self.cache.claim(key):
+                hit = await self.cache.wait_for(key)  # an identical query is with a provider now
+            if hit is not None:
+                return await self._finish(query, received_at, classification, decision, hit.as_result())
+        outcome: LLMResult | LLMError = LLMError("internal_error", "not routed")
+        try:
+            outcome, decision = await self._call(query, decision, messages, received_at)
+        finally:
+            if key is not None and self.cache is not None:
+                if isinstance(outcome, LLMResult):
+                    await self.cache.put(key, CachedAnswer.of(outcome), ttl)
+                else:
+                    await self.cache.release(key)
+        return await self._finish(query, received_at, classification, decision, outcome)
+
+    async def _call(
+        self, query: QueryEvent, decision: RouteDecision, messages: list[dict[str, str]], now: datetime
+    ) -> tuple[LLMResult | LLMError, RouteDecision]:
+        """The provider call, inside a budget reservation when caps apply."""
+        held = await self._hold_budget(query, decision, now)
         if isinstance(held, LLMError):
-            return await self._finish(query, received_at, classification, decision, held)
+            return held, decision
         reservation, decision = held
         try:
             outcome: LLMResult | LLMError = await self.completer.complete(
@@ -157,7 +184,7 @@ class RoutePipeline:
         if reservation is not None and self.budgets is not None:
             spent = outcome.cost_nano_usd if isinstance(outcome, LLMResult) else 0
             await self.budgets.settle(reservation, spent)
-        return await self._finish(query, received_at, classification, decision, outcome)
+        return outcome, decision
 
     async def _hold_budget(
         self, query: QueryEvent, decision: RouteDecision, now: datetime
@@ -222,6 +249,7 @@ class RoutePipeline:
             provider_latency_ms=result.provider_latency_ms if result else 0,
             queue_wait_ms=_ms(query.created_at, received_at),
             fallbacks=result.fallbacks if result else 0,
+            cache_hit=result.cache_hit if result else False,
             error_code=error.code if error else None,
             error_message=error.message if error else None,
             answered_at=answered_at,
@@ -247,6 +275,7 @@ class RoutePipeline:
             queue_wait_ms=reply.queue_wait_ms,
             attempted_models=result.attempted_models if result else (error.attempted_models if error else ()),
             fallback_count=reply.fallbacks,
+            cache_hit=reply.cache_hit,
             worker_id=self.worker_id,
             created_at=query.created_at,
             completed_at=answered_at,

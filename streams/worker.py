@@ -15,6 +15,7 @@ from streams.app import create_app
 from streams.budget_store import RedisBudgetStore
 from streams.pipeline import RoutePipeline
 from streams.reply_store import RedisReplyStore
+from streams.response_cache import RedisResponseCache
 from streams.route_agent import register_route_agent
 from streams.settings import MobiusSettings
 
@@ -49,6 +50,7 @@ def build_pipeline(settings: MobiusSettings, config: RouterConfig) -> RoutePipel
         worker_id=settings.worker_id,
         replies=RedisReplyStore(redis),
         budgets=RedisBudgetStore(redis, config.mobius.budgets.near_cap_share),
+        cache=RedisResponseCache(redis),
     )
 
 

@@ -14,9 +14,8 @@ from streams.settings import MobiusSettings
 from tests.support_pipeline import running_pipeline, wait_until_serving
 
 CAP_USD = 0.01
-QUESTION = [
-    {"role": "user", "content": "Why do markets crash? Analyze step by step and compare the main theories."}
-]
+# Distinct per request, so the response cache stays out of it.
+QUESTION = "Why do markets crash? Analyze step by step and compare the main theories ({})."
 
 
 def test_two_workers_hold_an_org_cap_downgrade_near_it_and_refuse_at_it(
@@ -35,7 +34,7 @@ def test_two_workers_hold_an_org_cap_downgrade_near_it_and_refuse_at_it(
                 replies = await asyncio.gather(
                     *(
                         client.ask(
-                            QUESTION,
+                            [{"role": "user", "content": QUESTION.format(i)}],
                             user_id=f"user-{i}",
                             org_id=org,
                             tier="pro",
