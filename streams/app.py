@@ -32,6 +32,9 @@ def create_app(settings: MobiusSettings, worker_id: str) -> faust.App:
         # A dead worker's partitions move to the living within this many seconds.
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
+        # How long a rebalance waits for members to rejoin: a killed worker never does, so keep
+        # it short (Faust's default of 60 s kept the survivors' partitions idle for a minute).
+        broker_rebalance_timeout=settings.worker_session_timeout_s * 2,
         broker_commit_interval=1.0,
         producer_max_request_size=settings.kafka_max_message_bytes,
         consumer_max_fetch_size=settings.kafka_max_message_bytes,

@@ -149,22 +149,24 @@ class RoutePipeline:
             rejected = LLMError(exc.code, exc.message)
             return out + await self._finish(query, received_at, classification, None, rejected)
         ttl = self.policy.tiers[query.tier].cache_ttl_s
-        key = cache_key(messages, decision.group, decision.max_tokens) if self.cache and ttl else None
-        if key is not None and self.cache is not None:
-            hit = await self.cache.get(key)
-            if hit is None and not await self.cache.claim(key):
-                hit = await self.cache.wait_for(key)  # an identical query is with a provider now
-            if hit is not None:
-                return await self._finish(query, received_at, classification, decision, hit.as_result())
-        outcome: LLMResult | LLMError = LLMError("internal_error", "not routed")
-        try:
+        if self.cache is None or not ttl:
             outcome, decision = await self._call(query, decision, messages, received_at)
+            return await self._finish(query, received_at, classification, decision, outcome)
+        key = cache_key(messages, decision.group, decision.max_tokens)
+        hit = await self.cache.get(key)
+        if hit is None and not await self.cache.claim(key):
+            hit = await self.cache.wait_for(key)  # an identical query is with a provider now
+        if hit is not None:
+            return await self._finish(query, received_at, classification, decision, hit.as_result())
+        outcome = LLMError("internal_error", "not routed")
+        try:
+            async with self.cache.renewing(key):
+                outcome, decision = await self._call(query, decision, messages, received_at)
         finally:
-            if key is not None and self.cache is not None:
-                if isinstance(outcome, LLMResult):
-                    await self.cache.put(key, CachedAnswer.of(outcome), ttl)
-                else:
-                    await self.cache.release(key)
+            if isinstance(outcome, LLMResult):
+                await self.cache.put(key, CachedAnswer.of(outcome), ttl)
+            else:
+                await self.cache.release(key)
         return await self._finish(query, received_at, classification, decision, outcome)
 
     async def _call(

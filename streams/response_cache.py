@@ -1,8 +1,9 @@
 """Redis adapter for the response cache, with one provider call per burst of identical queries.
 
-The first worker to miss claims the key (SET NX with a lease) and calls the provider; identical
-queries arriving meanwhile, on any worker, wait for its answer instead of calling too. If the
-claimant fails, its lease is released and the waiters go ahead themselves. Redis unavailable:
+The first worker to miss claims the key (SET NX with a short lease, renewed while its provider call
+runs) and calls the provider; identical queries arriving meanwhile, on any worker, wait for its
+answer instead of calling too. If the claimant fails, its lease is released; if it dies, the lease
+lapses within `lease_s`; either way the waiters go ahead themselves. Redis unavailable:
 the cache is bypassed, never a reason to fail a query.
 """
 
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 
 from redis import RedisError
@@ -63,7 +64,7 @@ class CachedAnswer:
 
 
 class RedisResponseCache:
-    def __init__(self, client: Redis, lease_s: float = 60.0, poll_s: float = 0.05) -> None:
+    def __init__(self, client: Redis, lease_s: float = 3.0, poll_s: float = 0.05) -> None:
         self.client = client
         self.lease_s = lease_s
         self.poll_s = poll_s
@@ -85,20 +86,32 @@ class RedisResponseCache:
         except RedisError:
             return True
 
+    @contextlib.asynccontextmanager
+    async def renewing(self, key: str) -> AsyncIterator[None]:
+        """Keep the lease alive while the claimant's provider call runs."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.lease_s / 3)
+                with contextlib.suppress(RedisError):
+                    await self.client.pexpire(PREFIX + "lease:" + key, int(self.lease_s * 1000))
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+
     async def wait_for(self, key: str) -> CachedAnswer | None:
-        """The claimant's answer, or None once its lease is gone without one."""
-        deadline = time.monotonic() + self.lease_s
-        while time.monotonic() < deadline:
+        """The claimant's answer; or None when its lease lapsed unanswered and this caller has
+        claimed it in turn (so, of all the waiters, exactly one goes to the provider next)."""
+        while True:
             answer = await self.get(key)
             if answer is not None:
                 return answer
-            try:
-                if not await self.client.exists(PREFIX + "lease:" + key):
-                    return await self.get(key)
-            except RedisError:
-                return None
+            if await self.claim(key):
+                return await self.get(key)  # None, unless the answer landed just now
             await asyncio.sleep(self.poll_s)
-        return None
 
     async def put(self, key: str, answer: CachedAnswer, ttl_s: int) -> None:
         try:
