@@ -100,7 +100,8 @@ class CapExceeded:
 
     def message(self) -> str:
         who = f"{self.cap.scope} {self.cap.subject}"
+        period = "daily" if self.cap.period == "day" else "monthly"
         return (
-            f"{who} has spent ${self.spent_nano / NANO_PER_USD:.6f} of its {self.cap.period}ly limit "
+            f"{who} has spent ${self.spent_nano / NANO_PER_USD:.6f} of its {period} limit "
             f"${self.limit_nano / NANO_PER_USD:.6f}; it resets at {self.cap.resets_at.isoformat()}"
         )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
+from redis.asyncio import Redis
 
 from infra.fleet import Simulator, Worker
 from infra.ports import pick_free_port
@@ -56,6 +57,7 @@ def running_pipeline(base: MobiusSettings, workers: int = 1) -> Iterator[Pipelin
     """
     settings = isolated_settings(base)
     asyncio.run(ensure_topics(settings))
+    asyncio.run(_forget_spend_and_cache(settings))
     simulator = Simulator(pick_free_port(), settings.state_dir / "simulators" / settings.worker_group)
     simulator.start(latency_scale=0.02)
     pipeline = Pipeline(settings, simulator)
@@ -66,6 +68,18 @@ def running_pipeline(base: MobiusSettings, workers: int = 1) -> Iterator[Pipelin
     finally:
         pipeline.stop()
         simulator.stop()
+
+
+async def _forget_spend_and_cache(settings: MobiusSettings) -> None:
+    """Budgets and cached answers outlive a module in the shared Redis; each pipeline starts clean."""
+    client = Redis.from_url(settings.redis_url)
+    try:
+        for pattern in ("mobius:spend:*", "mobius:cache:*"):
+            keys = [key async for key in client.scan_iter(match=pattern)]
+            if keys:
+                await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 async def wait_until_serving(client: MobiusClient, timeout: float = 90.0) -> None:
