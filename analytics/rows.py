@@ -10,7 +10,7 @@ COLUMNS = (
     "request_id", "user_id", "org_id", "tier", "query_type", "complexity", "model_group", "model",
     "provider", "status", "error_code", "prompt_tokens", "completion_tokens", "total_tokens",
     "cost_nano_usd", "total_latency_ms", "provider_latency_ms", "queue_wait_ms", "attempted_models",
-    "fallback_count", "cache_hit", "worker_id", "created_at", "completed_at",
+    "fallback_count", "cache_hit", "budget_downgraded", "worker_id", "created_at", "completed_at",
 )  # fmt: skip
 
 
@@ -37,6 +37,7 @@ def completion_row(record: CompletionRecord) -> list[Any]:
         list(record.attempted_models),
         record.fallback_count,
         record.cache_hit,
+        record.budget_downgraded,
         record.worker_id,
         record.created_at,
         record.completed_at,

@@ -84,6 +84,7 @@ class ReplyEvent(_Record):
     queue_wait_ms: int = 0
     fallbacks: int = 0
     cache_hit: bool = False
+    budget_downgraded: bool = False
     error_code: str | None = None
     error_message: str | None = None
     answered_at: datetime
@@ -111,6 +112,7 @@ class CompletionRecord(_Record):
     attempted_models: tuple[str, ...] = ()
     fallback_count: int = 0
     cache_hit: bool = False
+    budget_downgraded: bool = False
     worker_id: str
     created_at: datetime
     completed_at: datetime

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -27,9 +28,11 @@ from analytics.query import run_sql
 from infra.errors import ServiceFailedToStart
 from infra.fleet import Simulator, SinkProcess, Worker
 from infra.stack import LocalStack
+from routing.budgets import Scope
 from routing.llm_gateway import deployment_price
 from routing.router_config import RouterConfig, load_router_config
 from schemas.events import CompletionRecord, ReplyEvent, decode_completion
+from streams.budget_store import RedisBudgetStore
 from streams.client import AskTimeout, MobiusClient
 from streams.demo_workload import MALFORMED, DemoQuery, build_workload
 from streams.kafka_options import client_options
@@ -87,6 +90,7 @@ async def run_workload(
         _tail(settings, settings.topics.completions) as completions,
         _tail(settings, settings.topics.dlq) as dlq,
     ):
+        await set_demo_caps(settings)
         await wait_for_workers(client, workers)
         progress = Progress(console=console, transient=True, disable=console is None)
         with progress:
@@ -130,6 +134,29 @@ async def run_workload(
     return run
 
 
+# Tight caps for a few demo customers, so the run shows downgrades and refusals at the caps.
+DEMO_CAPS: list[tuple[Scope, str, float]] = [("org", "org-2", 0.06), ("user", "user-7", 0.004)]
+
+
+async def set_demo_caps(settings: MobiusSettings) -> None:
+    """Give the demo's customers fresh spend counters and their demo caps."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        store = RedisBudgetStore(redis, near_cap_share=0.8)
+        for scope, subject, daily_usd in DEMO_CAPS:
+            await store.reset(scope, subject, limits_too=True)
+            await store.set_limit(scope, subject, day_usd=daily_usd, month_usd=None)
+        for user in range(1, 41):
+            await store.reset("user", f"user-{user}")
+        for org in range(1, 7):
+            await store.reset("org", f"org-{org}")
+        keys = [key async for key in redis.scan_iter(match="mobius:cache:*")]
+        if keys:
+            await redis.delete(*keys)  # each run starts cold, so its cache hits are its own
+    finally:
+        await redis.aclose()
+
+
 async def wait_for_workers(client: MobiusClient, workers: list[Worker], timeout_s: float = 180) -> None:
     """Ping until a worker answers; fail fast, with its log, if a worker process died."""
     deadline = time.monotonic() + timeout_s
@@ -171,6 +198,9 @@ def summarize(run: DemoRun, config: RouterConfig) -> dict[str, Any]:
         "cost_usd": round(cost / 1e9, 6),
         "all_smart_cost_usd": round(float(all_smart) / 1e9, 6),
         "savings_pct": round(100 * (1 - cost / float(all_smart)), 1) if all_smart else 0.0,
+        "cache_hits": sum(1 for _, r, _ in ok if r.cache_hit),
+        "budget_downgrades": sum(1 for _, r, _ in ok if r.budget_downgraded),
+        "budget_refusals": sum(1 for _, r, _ in run.replies if r.error_code == "budget_exceeded"),
         "routes": [
             {"query_type": qt, "tier": tier, "group": group, "model": model, "count": n}
             for (qt, tier, group, model), n in sorted(routes.items())

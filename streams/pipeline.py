@@ -35,6 +35,7 @@ from streams.response_cache import CachedAnswer, RedisResponseCache
 from streams.settings import TopicNames
 
 logger = logging.getLogger("mobius.pipeline")
+NEAR_CAP = ", near a budget cap"
 
 
 class Completer(Protocol):
@@ -218,7 +219,7 @@ class RoutePipeline:
         if isinstance(held, CapExceeded):
             return LLMError("budget_exceeded", held.message())
         if held.downgraded and cheaper != decision.group:
-            decision = replace(decision, group=cheaper, reason=decision.reason + ", near a budget cap")
+            decision = replace(decision, group=cheaper, reason=decision.reason + NEAR_CAP)
         return held, decision
 
     async def _finish(
@@ -252,6 +253,7 @@ class RoutePipeline:
             queue_wait_ms=_ms(query.created_at, received_at),
             fallbacks=result.fallbacks if result else 0,
             cache_hit=result.cache_hit if result else False,
+            budget_downgraded=decision is not None and decision.reason.endswith(NEAR_CAP),
             error_code=error.code if error else None,
             error_message=error.message if error else None,
             answered_at=answered_at,
@@ -278,6 +280,7 @@ class RoutePipeline:
             attempted_models=result.attempted_models if result else (error.attempted_models if error else ()),
             fallback_count=reply.fallbacks,
             cache_hit=reply.cache_hit,
+            budget_downgraded=reply.budget_downgraded,
             worker_id=self.worker_id,
             created_at=query.created_at,
             completed_at=answered_at,

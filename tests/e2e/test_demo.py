@@ -35,7 +35,9 @@ def test_demo_json_reports_a_sane_run_and_leaves_nothing_running(tmp_path: Path)
     malformed = summary["published"] - 61  # 60 queries plus one repeated question
     assert malformed >= 2 and summary["dlq"] == malformed
     assert summary["answered_ok"] + summary["errors"] == 61
-    assert summary["answered_ok"] >= 55
+    assert summary["answered_ok"] >= 45
+    assert summary["errors"] == summary["budget_refusals"]  # the demo's tight caps, nothing else
+    assert summary["cache_hits"] >= 1
     assert set(summary["groups_used"]) >= {"fast", "smart", "code"}
     assert 0 < summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
     assert 0 < summary["cost_usd"] < summary["all_smart_cost_usd"]
