@@ -60,13 +60,14 @@ class LLMGateway:
                 "redis_port": redis.port,
                 "redis_password": redis.password,
             }
+        self.groups = config.groups
         self.router = Router(
             model_list=[d.model_dump() for d in config.model_list], **redis_args, **config.router_settings
         )
         self._prices: dict[str, Price] = {}
         self._groups: dict[str, str] = {}
         windows: dict[str, int] = {}
-        for deployment in self.router.get_model_list() or []:
+        for deployment in self.deployments():
             model_id = str(deployment["model_info"]["id"])
             params = deployment["litellm_params"]
             self._prices[model_id] = deployment_price(params)
@@ -75,6 +76,11 @@ class LLMGateway:
             group = deployment["model_name"]
             windows[group] = max(windows.get(group, 0), window)
         self.group_windows: dict[str, int] = windows
+
+    def deployments(self) -> list[dict[str, Any]]:
+        """Every deployment as the Router holds it (os.environ/ references resolved, ids assigned)."""
+        registry = self.router.registry()
+        return [d for group in sorted(self.groups) for d in registry.deployments(group)]
 
     async def complete(
         self, request_id: str, group: str, messages: list[dict[str, str]], max_tokens: int

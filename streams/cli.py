@@ -192,6 +192,33 @@ def simulator(
 
 
 @app.command()
+def health(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each deployment.")] = 10.0,
+) -> None:
+    """Call every deployment in the router config once; exit 1 when a whole group is down."""
+    from routing.attempts import AttemptLog
+    from routing.health import check_all, groups_down
+    from routing.llm_gateway import LLMGateway
+    from routing.router_config import load_router_config
+
+    try:
+        gateway = LLMGateway(load_router_config(_settings().router_config), AttemptLog())
+    except RouterConfigError as exc:
+        raise _fail(str(exc)) from None
+    results = asyncio.run(check_all(gateway.deployments(), timeout))
+    table = Table(title="deployment health")
+    for column in ("group", "model", "status", "latency ms", "error"):
+        table.add_column(column)
+    for r in sorted(results, key=lambda r: (r.group, r.model)):
+        status = "[green]ok[/]" if r.healthy else "[red]down[/]"
+        table.add_row(r.group, r.model, status, str(r.latency_ms), r.error)
+    console.print(table)
+    down = groups_down(results)
+    if down:
+        raise _fail(f"every deployment of {', '.join(down)} is down")
+
+
+@app.command()
 def sink() -> None:
     """Run the analytics sink: mobius.completions -> ClickHouse, in batches, idempotently."""
     from analytics.service import run_sink

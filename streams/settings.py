@@ -63,6 +63,8 @@ class MobiusSettings(BaseSettings):
     worker_group: str = "mobius-router"  # the Faust app id: workers sharing it share the load
     worker_max_in_flight: int = 512
     worker_session_timeout_s: float = 10.0
+    # Each worker calls every deployment with one token this often (0: never); see `mobius health`.
+    health_interval_s: float = 300.0
     worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     redis_url: str = "redis://127.0.0.1:6379/0"

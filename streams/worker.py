@@ -9,6 +9,7 @@ from litellm import token_counter
 from redis.asyncio import Redis
 
 from routing.attempts import AttemptLog
+from routing.health import check_all, groups_down
 from routing.llm_gateway import LLMGateway, RedisParams
 from routing.router_config import RouterConfig, load_router_config
 from streams.app import create_app
@@ -36,11 +37,9 @@ def count_tokens(messages: list[dict[str, str]]) -> int:
     return int(token_counter(model=COUNTING_MODEL, messages=messages))
 
 
-def build_pipeline(settings: MobiusSettings, config: RouterConfig) -> RoutePipeline:
+def build_pipeline(settings: MobiusSettings, config: RouterConfig, gateway: LLMGateway) -> RoutePipeline:
     """The pipeline with its real adapters; call inside the worker's event loop."""
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    host, port = settings.redis_host_port
-    gateway = LLMGateway(config, AttemptLog(), redis=RedisParams(host, port, password))
     redis = Redis.from_url(settings.redis_url, password=password)
     return RoutePipeline(
         completer=gateway,
@@ -58,10 +57,29 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
     config = load_router_config(settings.router_config)  # fail before joining the group
     app = create_app(settings, settings.worker_id)
 
+    gateways: list[LLMGateway] = []
+
     async def make_pipeline() -> RoutePipeline:
-        return build_pipeline(settings, config)
+        password = settings.redis_password.get_secret_value() if settings.redis_password else None
+        host, port = settings.redis_host_port
+        gateways.append(LLMGateway(config, AttemptLog(), redis=RedisParams(host, port, password)))
+        return build_pipeline(settings, config, gateways[-1])
 
     register_route_agent(app, settings.topics.queries, make_pipeline, settings.worker_max_in_flight)
+    if settings.health_interval_s > 0:
+
+        @app.timer(interval=settings.health_interval_s)  # type: ignore[untyped-decorator]
+        async def check_health() -> None:
+            """The same one-token check as `mobius health`, logged where operators look."""
+            if not gateways:
+                return
+            results = await check_all(gateways[-1].deployments())
+            for r in results:
+                if not r.healthy:
+                    logger.warning("health: %s / %s is down: %s", r.group, r.model, r.error)
+            for group in groups_down(results):
+                logger.error("ALERT: health: every deployment of group %s is down", group)
+
     return app
 
 
