@@ -31,7 +31,7 @@ class AttemptLog(CustomLogger):
     def __init__(self, monitor: FallbackMonitor | None = None) -> None:
         super().__init__()
         self.monitor = monitor or FallbackMonitor()
-        self.alerts: list[str] = []
+        self.alerts: list[tuple[str, str]] = []
         self._failed: dict[str, list[FailedAttempt]] = {}
 
     def pop(self, request_id: str) -> list[FailedAttempt]:
@@ -71,12 +71,15 @@ class AttemptLog(CustomLogger):
             extra={"request_id": _request_id(kwargs)},
         )
         if self.monitor.record(group, time.monotonic()):
-            line = (
-                f"ALERT: model group {group} fell back {self.monitor.threshold} times "
-                f"within {self.monitor.window_s:.0f} s"
-            )
-            self.alerts.append(line)
-            logger.error(line)
+            window = f"{self.monitor.window_s:.0f} s"
+            line = f"model group {group} fell back {self.monitor.threshold} times within {window}"
+            self.alerts.append((group, line))
+            logger.error("ALERT: %s", line)
+
+    def drain_alerts(self) -> list[tuple[str, str]]:
+        """(group, message) for each alert since the last call; the worker publishes them."""
+        alerts, self.alerts = self.alerts, []
+        return alerts
 
 
 def _request_id(kwargs: dict[str, Any]) -> str | None:

@@ -90,6 +90,15 @@ class Reservation:
     caps: tuple[Cap, ...]
     amount_nano: int
     downgraded: bool
+    levels: tuple[tuple[int, int], ...] = ()  # per cap: (spent before this reservation, limit)
+
+    def crossed(self, share: float) -> list[Cap]:
+        """The caps this reservation carried past `share` of their limit."""
+        return [
+            cap
+            for cap, (before, limit) in zip(self.caps, self.levels, strict=False)
+            if before < share * limit <= before + self.amount_nano
+        ]
 
 
 @dataclass(frozen=True)

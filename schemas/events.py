@@ -118,6 +118,16 @@ class CompletionRecord(_Record):
     completed_at: datetime
 
 
+class AlertEvent(_Record):
+    alert_id: str
+    kind: Literal["fallback_storm", "budget_near_cap", "budget_exceeded"]
+    subject: str
+    message: str
+    details: dict[str, str] = Field(default_factory=dict)
+    worker_id: str
+    raised_at: datetime
+
+
 class MalformedEvent(Exception):
     """A query that cannot be routed; `reason` goes to the DLQ, `reply_to` is set when readable."""
 
@@ -138,6 +148,7 @@ def _readable(raw: dict[str, Any] | None, key: str) -> str | None:
 QUERY_CODEC = AvroCodec.named("query_event")
 REPLY_CODEC = AvroCodec.named("reply_event")
 COMPLETION_CODEC = AvroCodec.named("completion_record")
+ALERT_CODEC = AvroCodec.named("alert_event")
 
 
 def decode_query(data: bytes) -> QueryEvent:
@@ -170,6 +181,14 @@ def encode_completion(record: CompletionRecord) -> bytes:
 
 def decode_completion(data: bytes) -> CompletionRecord:
     return CompletionRecord.model_validate(COMPLETION_CODEC.decode(data))
+
+
+def encode_alert(alert: AlertEvent) -> bytes:
+    return ALERT_CODEC.encode(alert.model_dump())
+
+
+def decode_alert(data: bytes) -> AlertEvent:
+    return AlertEvent.model_validate(ALERT_CODEC.decode(data))
 
 
 def _explain(exc: ValidationError) -> str:

@@ -18,7 +18,8 @@ logger = logging.getLogger("mobius.budgets")
 
 # KEYS: per cap, its spend counter then its override hash.
 # ARGV: primary estimate, cheaper estimate, near-cap share, then per cap: default limit, override
-#       field, counter ttl. Returns {downgraded, 0, reserved, 0} or {-1, cap index, spent, limit}.
+#       field, counter ttl. Returns {downgraded, 0, reserved, 0, spent_1, limit_1, spent_2, ...}
+#       (spent before this reservation) or {-1, cap index, spent, limit}.
 _RESERVE = """
 local primary = tonumber(ARGV[1])
 local cheaper = tonumber(ARGV[2])
@@ -38,11 +39,14 @@ end
 for i = 1, n do
   if spent[i] + amount > limits[i] then return {-1, i, spent[i], limits[i]} end
 end
+local result = {downgraded, 0, amount, 0}
 for i = 1, n do
   redis.call('INCRBY', KEYS[2 * i - 1], amount)
   redis.call('EXPIRE', KEYS[2 * i - 1], tonumber(ARGV[3 + (i - 1) * 3 + 3]))
+  result[#result + 1] = spent[i]
+  result[#result + 1] = limits[i]
 end
-return {downgraded, 0, amount, 0}
+return result
 """
 
 
@@ -65,12 +69,22 @@ class RedisBudgetStore:
             keys += [cap.counter_key, cap.override_key]
             args += [cap.default_limit_nano, _override_field(cap.period), cap.ttl_s]
         try:
-            flag, index, amount, limit = await self._reserve(keys=keys, args=args)
+            flag, index, amount, limit, *levels = await self._reserve(keys=keys, args=args)
         except RedisError as exc:
             raise BudgetUnavailable(str(exc)) from exc
         if int(flag) < 0:
             return CapExceeded(caps[int(index) - 1], spent_nano=int(amount), limit_nano=int(limit))
-        return Reservation(tuple(caps), int(amount), downgraded=bool(flag))
+        before = tuple((int(levels[i]), int(levels[i + 1])) for i in range(0, len(levels), 2))
+        return Reservation(tuple(caps), int(amount), downgraded=bool(flag), levels=before)
+
+    async def first_alert(self, cap: Cap, level: str) -> bool:
+        """True the first time a cap crosses `level` in its window (one alert, not one per request)."""
+        try:
+            return bool(
+                await self.client.set(f"{cap.counter_key}:alerted:{level}", b"1", nx=True, ex=cap.ttl_s)
+            )
+        except RedisError:
+            return False
 
     async def settle(self, reservation: Reservation, actual_nano: int) -> None:
         """Replace the estimate by the exact cost on every counter."""

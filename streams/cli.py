@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -216,6 +217,25 @@ def health(
     down = groups_down(results)
     if down:
         raise _fail(f"every deployment of {', '.join(down)} is down")
+
+
+@app.command()
+def alerts(
+    from_beginning: Annotated[
+        bool, typer.Option(help="Show the alerts Kafka still keeps, then follow.")
+    ] = False,
+    count: Annotated[int | None, typer.Option(help="Stop after this many alerts.")] = None,
+) -> None:
+    """Follow mobius.alerts live: fallback storms and spend caps crossed."""
+    from streams.alerts import follow
+
+    async def show() -> None:
+        async for alert in follow(_settings(), from_beginning, count):
+            when = alert.raised_at.strftime("%H:%M:%S")
+            console.print(f"[dim]{when}[/] [bold yellow]{alert.kind}[/] {alert.subject}: {alert.message}")
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(show())
 
 
 @app.command()

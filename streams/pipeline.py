@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -30,7 +30,9 @@ from schemas.events import (
     encode_reply,
     now_utc,
 )
+from streams.alerts import AlertKind, alert_record
 from streams.budget_store import BudgetUnavailable
+from streams.pipeline_types import Outgoing
 from streams.response_cache import CachedAnswer, RedisResponseCache
 from streams.settings import TopicNames
 
@@ -57,6 +59,8 @@ class BudgetGuard(Protocol):
 
     async def settle(self, reservation: Reservation, actual_nano: int) -> None: ...
 
+    async def first_alert(self, cap: Cap, level: str) -> bool: ...
+
 
 class ReplyStore(Protocol):
     """What a query produced, by request id: a redelivered query is answered again, not re-billed.
@@ -71,14 +75,6 @@ class ReplyStore(Protocol):
 
 
 TokenCounter = Callable[[list[dict[str, str]]], int]
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    topic: str
-    key: bytes
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def _ms(start: datetime, end: datetime) -> int:
@@ -149,10 +145,11 @@ class RoutePipeline:
                 out = self._dead_letter(raw, f"{exc.code}: {exc.message}", source, query.request_id, None)
             rejected = LLMError(exc.code, exc.message)
             return out + await self._finish(query, received_at, classification, None, rejected)
+        alerts: list[Outgoing] = []
         ttl = self.policy.tiers[query.tier].cache_ttl_s
         if self.cache is None or not ttl:
-            outcome, decision = await self._call(query, decision, messages, received_at)
-            return await self._finish(query, received_at, classification, decision, outcome)
+            outcome, decision = await self._call(query, decision, messages, received_at, alerts)
+            return await self._finish(query, received_at, classification, decision, outcome) + alerts
         key = cache_key(messages, decision.group, decision.max_tokens)
         hit = await self.cache.get(key)
         if hit is None and not await self.cache.claim(key):
@@ -162,19 +159,24 @@ class RoutePipeline:
         outcome = LLMError("internal_error", "not routed")
         try:
             async with self.cache.renewing(key):
-                outcome, decision = await self._call(query, decision, messages, received_at)
+                outcome, decision = await self._call(query, decision, messages, received_at, alerts)
         finally:
             if isinstance(outcome, LLMResult):
                 await self.cache.put(key, CachedAnswer.of(outcome), ttl)
             else:
                 await self.cache.release(key)
-        return await self._finish(query, received_at, classification, decision, outcome)
+        return await self._finish(query, received_at, classification, decision, outcome) + alerts
 
     async def _call(
-        self, query: QueryEvent, decision: RouteDecision, messages: list[dict[str, str]], now: datetime
+        self,
+        query: QueryEvent,
+        decision: RouteDecision,
+        messages: list[dict[str, str]],
+        now: datetime,
+        alerts: list[Outgoing],
     ) -> tuple[LLMResult | LLMError, RouteDecision]:
         """The provider call, inside a budget reservation when caps apply."""
-        held = await self._hold_budget(query, decision, now)
+        held = await self._hold_budget(query, decision, now, alerts)
         if isinstance(held, LLMError):
             return held, decision
         reservation, decision = held
@@ -190,7 +192,7 @@ class RoutePipeline:
         return outcome, decision
 
     async def _hold_budget(
-        self, query: QueryEvent, decision: RouteDecision, now: datetime
+        self, query: QueryEvent, decision: RouteDecision, now: datetime, alerts: list[Outgoing]
     ) -> tuple[Reservation | None, RouteDecision] | LLMError:
         """Reserve the call's estimated cost against every cap; near a cap, use the cheaper group."""
         settings = self.policy.budgets
@@ -217,10 +219,30 @@ class RoutePipeline:
                 "budget_unavailable", "spend limits cannot be checked right now; try again shortly"
             )
         if isinstance(held, CapExceeded):
+            if await self.budgets.first_alert(held.cap, "100"):
+                alerts.append(self._budget_alert("budget_exceeded", held.cap, held.message()))
             return LLMError("budget_exceeded", held.message())
+        for cap in held.crossed(settings.near_cap_share):
+            if await self.budgets.first_alert(cap, "near"):
+                share = f"{settings.near_cap_share:.0%}"
+                alerts.append(
+                    self._budget_alert("budget_near_cap", cap, f"passed {share} of its {cap.period} cap")
+                )
         if held.downgraded and cheaper != decision.group:
             decision = replace(decision, group=cheaper, reason=decision.reason + NEAR_CAP)
         return held, decision
+
+    def _budget_alert(self, kind: AlertKind, cap: Cap, message: str) -> Outgoing:
+        subject = f"{cap.scope}:{cap.subject}"
+        return alert_record(
+            self.topics.alerts,
+            kind,
+            subject,
+            f"{subject} {message}",
+            self.worker_id,
+            period=cap.period,
+            resets_at=cap.resets_at.isoformat(),
+        )
 
     async def _finish(
         self,

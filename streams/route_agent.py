@@ -19,7 +19,8 @@ from faust import Stream
 from faust.types import TP, EventT, StreamT
 
 from streams.ordered_acks import OrderedAcks
-from streams.pipeline import Outgoing, RoutePipeline
+from streams.pipeline import RoutePipeline
+from streams.pipeline_types import Outgoing
 
 logger = logging.getLogger("mobius.route")
 MAX_PUBLISH_PAUSE_S = 5.0

@@ -12,6 +12,7 @@ from routing.attempts import AttemptLog
 from routing.health import check_all, groups_down
 from routing.llm_gateway import LLMGateway, RedisParams
 from routing.router_config import RouterConfig, load_router_config
+from streams.alerts import alert_record
 from streams.app import create_app
 from streams.budget_store import RedisBudgetStore
 from streams.pipeline import RoutePipeline
@@ -58,14 +59,26 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
     app = create_app(settings, settings.worker_id)
 
     gateways: list[LLMGateway] = []
+    attempts = AttemptLog()
 
     async def make_pipeline() -> RoutePipeline:
         password = settings.redis_password.get_secret_value() if settings.redis_password else None
         host, port = settings.redis_host_port
-        gateways.append(LLMGateway(config, AttemptLog(), redis=RedisParams(host, port, password)))
+        gateways.append(LLMGateway(config, attempts, redis=RedisParams(host, port, password)))
         return build_pipeline(settings, config, gateways[-1])
 
     register_route_agent(app, settings.topics.queries, make_pipeline, settings.worker_max_in_flight)
+    alerts_topic = app.topic(settings.topics.alerts, key_type=bytes, value_type=bytes)
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def publish_fallback_alerts() -> None:
+        """LiteLLM's callbacks cannot await Kafka; their alerts are sent from here."""
+        for group, message in attempts.drain_alerts():
+            record = alert_record(
+                settings.topics.alerts, "fallback_storm", f"group:{group}", message, settings.worker_id
+            )
+            await alerts_topic.send(key=record.key, value=record.value)
+
     if settings.health_interval_s > 0:
 
         @app.timer(interval=settings.health_interval_s)  # type: ignore[untyped-decorator]

@@ -7,11 +7,11 @@ import uuid
 
 from redis.asyncio import Redis
 
-from schemas.events import QueryHints
+from schemas.events import QueryHints, decode_alert
 from streams.budget_store import RedisBudgetStore
 from streams.client import MobiusClient
 from streams.settings import MobiusSettings
-from tests.support_pipeline import running_pipeline, wait_until_serving
+from tests.support_pipeline import read_until, running_pipeline, topic_reader, wait_until_serving
 
 CAP_USD = 0.01
 # Distinct per request, so the response cache stays out of it.
@@ -24,11 +24,14 @@ def test_two_workers_hold_an_org_cap_downgrade_near_it_and_refuse_at_it(
     org = f"org-{uuid.uuid4().hex[:6]}"
     with running_pipeline(stack_settings, workers=2) as pipeline:
 
-        async def spend() -> tuple[list, int, int]:  # type: ignore[type-arg]
+        async def spend() -> tuple[list, int, int, list]:  # type: ignore[type-arg]
             redis = Redis.from_url(pipeline.settings.redis_url)
             store = RedisBudgetStore(redis, near_cap_share=0.8)
             await store.set_limit("org", org, day_usd=CAP_USD, month_usd=None)
-            async with MobiusClient(pipeline.settings) as client:
+            async with (
+                MobiusClient(pipeline.settings) as client,
+                topic_reader(pipeline.settings, pipeline.settings.topics.alerts) as alerts_reader,
+            ):
                 await wait_until_serving(client)
                 before = _provider_calls(pipeline.simulator.requests())
                 replies = await asyncio.gather(
@@ -45,12 +48,13 @@ def test_two_workers_hold_an_org_cap_downgrade_near_it_and_refuse_at_it(
                     )
                 )
                 calls = _provider_calls(pipeline.simulator.requests()) - before
-            day_keys = [k async for k in redis.scan_iter(match=f"mobius:spend:org:{org}:*-*-*")]
+                alerts = [decode_alert(r.value or b"") for r in await read_until(alerts_reader, 2)]
+            day_keys = [k async for k in redis.scan_iter(match=f"mobius:spend:org:{org}:????-??-??")]
             spent = int(await redis.get(day_keys[0]))
             await redis.aclose()
-            return replies, calls, spent
+            return replies, calls, spent, alerts
 
-        replies, calls, spent = asyncio.run(spend())
+        replies, calls, spent, alerts = asyncio.run(spend())
 
     ok = [r for r in replies if r.status == "ok"]
     refused = [r for r in replies if r.status == "error"]
@@ -69,6 +73,11 @@ def test_two_workers_hold_an_org_cap_downgrade_near_it_and_refuse_at_it(
     assert calls == len(ok)
     # Near the cap, complex queries moved from smart to the cheaper fast group.
     assert {r.model_group for r in ok} == {"smart", "fast"}
+    # One alert per level crossed, whichever worker saw it, however many requests were refused.
+    assert sorted((a.kind, a.subject) for a in alerts) == [
+        ("budget_exceeded", f"org:{org}"),
+        ("budget_near_cap", f"org:{org}"),
+    ]
 
 
 def _provider_calls(requests: dict[str, dict[str, int]]) -> int:

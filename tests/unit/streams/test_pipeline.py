@@ -9,7 +9,8 @@ import pytest
 from routing.outcomes import LLMError, LLMResult
 from routing.router_config import load_router_config
 from schemas.events import decode_completion, decode_reply, encode_query
-from streams.pipeline import Outgoing, RoutePipeline
+from streams.pipeline import RoutePipeline
+from streams.pipeline_types import Outgoing
 from streams.settings import DEFAULT_ROUTER_CONFIG, TopicNames
 from tests.unit.schemas.test_codec import QUERY
 
