@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from litellm.integrations.custom_logger import CustomLogger
 
@@ -19,6 +19,9 @@ from routing.fallback_monitor import FallbackMonitor
 
 logger = logging.getLogger("mobius.routing")
 REQUEST_ID_KEY = "mobius_request_id"
+RouterAlert = Literal["fallback_storm", "deployment_cooldown"]
+# Failures that say something about the request, not the deployment: LiteLLM does not cool down for them.
+CALLER_ERRORS = frozenset({"context_window_exceeded", "content_policy", "bad_request"})
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,13 @@ class FailedAttempt:
 
 
 class AttemptLog(CustomLogger):
-    def __init__(self, monitor: FallbackMonitor | None = None) -> None:
+    def __init__(self, monitor: FallbackMonitor | None = None, allowed_fails: int = 3) -> None:
         super().__init__()
         self.monitor = monitor or FallbackMonitor()
-        self.alerts: list[tuple[str, str]] = []
+        # LiteLLM cools a deployment down after more than `allowed_fails` failures in a minute and
+        # offers no hook for it; counting the same failures here tells us when that happened.
+        self.cooldowns = FallbackMonitor(threshold=allowed_fails + 1, window_s=60.0)
+        self.alerts: list[tuple[RouterAlert, str, str]] = []
         self._failed: dict[str, list[FailedAttempt]] = {}
 
     def pop(self, request_id: str) -> list[FailedAttempt]:
@@ -49,6 +55,12 @@ class AttemptLog(CustomLogger):
             code = error_code(exc) if isinstance(exc, Exception) else "provider_error"
             attempt = FailedAttempt(f"{provider}/{model}" if provider else model, code)
             self._failed.setdefault(request_id, []).append(attempt)
+            if code not in CALLER_ERRORS and self.cooldowns.record(attempt.model, time.monotonic()):
+                times = self.cooldowns.threshold
+                # LiteLLM has no public cooldown hook; this is its allowed_fails rule, counted here.
+                line = f"deployment {attempt.model} failed {times} times in a minute ({code}): cooled down"
+                self.alerts.append(("deployment_cooldown", f"deployment:{attempt.model}", line))
+                logger.error("ALERT: %s", line)
 
     async def log_success_fallback_event(
         self, original_model_group: str, kwargs: dict[str, Any], original_exception: Exception
@@ -73,11 +85,11 @@ class AttemptLog(CustomLogger):
         if self.monitor.record(group, time.monotonic()):
             window = f"{self.monitor.window_s:.0f} s"
             line = f"model group {group} fell back {self.monitor.threshold} times within {window}"
-            self.alerts.append((group, line))
+            self.alerts.append(("fallback_storm", f"group:{group}", line))
             logger.error("ALERT: %s", line)
 
-    def drain_alerts(self) -> list[tuple[str, str]]:
-        """(group, message) for each alert since the last call; the worker publishes them."""
+    def drain_alerts(self) -> list[tuple[RouterAlert, str, str]]:
+        """(kind, subject, message) for each alert since the last call; the worker publishes them."""
         alerts, self.alerts = self.alerts, []
         return alerts
 

@@ -120,7 +120,7 @@ class CompletionRecord(_Record):
 
 class AlertEvent(_Record):
     alert_id: str
-    kind: Literal["fallback_storm", "budget_near_cap", "budget_exceeded"]
+    kind: Literal["fallback_storm", "deployment_cooldown", "budget_near_cap", "budget_exceeded"]
     subject: str
     message: str
     details: dict[str, str] = Field(default_factory=dict)

@@ -20,7 +20,7 @@ from streams.topics import topic_partitions
 logger = logging.getLogger("mobius.alerts")
 
 
-AlertKind = Literal["fallback_storm", "budget_near_cap", "budget_exceeded"]
+AlertKind = Literal["fallback_storm", "deployment_cooldown", "budget_near_cap", "budget_exceeded"]
 
 
 def alert_record(

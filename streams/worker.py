@@ -59,7 +59,7 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
     app = create_app(settings, settings.worker_id)
 
     gateways: list[LLMGateway] = []
-    attempts = AttemptLog()
+    attempts = AttemptLog(allowed_fails=int(config.router_settings.get("allowed_fails", 3)))
 
     async def make_pipeline() -> RoutePipeline:
         password = settings.redis_password.get_secret_value() if settings.redis_password else None
@@ -71,12 +71,10 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
     alerts_topic = app.topic(settings.topics.alerts, key_type=bytes, value_type=bytes)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
-    async def publish_fallback_alerts() -> None:
-        """LiteLLM's callbacks cannot await Kafka; their alerts are sent from here."""
-        for group, message in attempts.drain_alerts():
-            record = alert_record(
-                settings.topics.alerts, "fallback_storm", f"group:{group}", message, settings.worker_id
-            )
+    async def publish_router_alerts() -> None:
+        """LiteLLM's callbacks cannot await Kafka: their alerts are sent from here."""
+        for kind, subject, message in attempts.drain_alerts():
+            record = alert_record(settings.topics.alerts, kind, subject, message, settings.worker_id)
             await alerts_topic.send(key=record.key, value=record.value)
 
     if settings.health_interval_s > 0:

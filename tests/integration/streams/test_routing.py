@@ -140,3 +140,23 @@ async def test_two_hundred_concurrent_asks_each_get_their_own_reply(client: Mobi
     assert all(r.status == "ok" for r in replies)
     for i, reply in enumerate(replies):
         assert f"What is {i} squared?" in (reply.content or "")
+
+
+async def test_tier_token_limits_clamp_output_and_refuse_long_prompts(
+    client: MobiusClient, pipeline: Pipeline
+) -> None:
+    pipeline.simulator.controls(max_output_tokens=5000)  # the simulator would write up to 5000 tokens
+    wordy = await client.ask(
+        [{"role": "user", "content": "Tell me a very long story about the sea (clamp)."}],
+        user_id="t1",
+        tier="free",
+        hints=QueryHints(max_tokens=4000),
+        timeout=60,
+    )
+    assert wordy.status == "ok" and wordy.usage is not None
+    assert wordy.usage.completion_tokens <= 512  # the free tier's max_output_tokens
+    too_long = await client.ask(
+        [{"role": "user", "content": "Please read: " + "word " * 40000}], user_id="t2", tier="free", timeout=60
+    )
+    assert (too_long.status, too_long.error_code) == ("error", "prompt_too_long")
+    assert "free tier allows 32000" in (too_long.error_message or "")

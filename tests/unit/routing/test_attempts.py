@@ -38,6 +38,21 @@ async def test_each_fallback_warns_and_repeats_raise_one_alert(caplog: pytest.Lo
             )
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 3 and "fallback from group smart to fast" in warnings[0].getMessage()
-    assert log.drain_alerts() == [("smart", "model group smart fell back 3 times within 60 s")]
+    assert log.drain_alerts() == [
+        ("fallback_storm", "group:smart", "model group smart fell back 3 times within 60 s")
+    ]
     assert log.drain_alerts() == []
     assert any(r.levelno == logging.ERROR and "ALERT" in r.getMessage() for r in caplog.records)
+
+
+async def test_repeated_deployment_failures_raise_one_cooldown_alert() -> None:
+    log = AttemptLog(allowed_fails=2)
+    down = litellm.InternalServerError("overloaded", llm_provider="anthropic", model="claude-sonnet-4-5")
+    refused = litellm.ContentPolicyViolationError("no", llm_provider="anthropic", model="claude-sonnet-4-5")
+    await log.async_log_failure_event(_kwargs("r0", exc=refused), None, None, None)  # the caller's fault
+    for i in range(4):
+        await log.async_log_failure_event(_kwargs(f"r{i}", exc=down), None, None, None)
+    alerts = log.drain_alerts()
+    assert [(kind, subject) for kind, subject, _ in alerts] == [
+        ("deployment_cooldown", "deployment:anthropic/claude-sonnet-4-5")
+    ]
