@@ -105,10 +105,7 @@ class Worker:
         return ManagedProcess(self.name, self.settings.state_dir / "workers" / self.name)
 
     def start(self) -> int:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
-        env.update(settings_env(self.settings))
-        env["MOBIUS_WORKER_ID"] = self.name
-        env.update(self.provider_env)
+        env = _child_env(self.settings, MOBIUS_WORKER_ID=self.name, **self.provider_env)
         return self.process.start([MOBIUS, "worker"], env=env)
 
     def stop(self) -> bool:
@@ -116,9 +113,7 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no shutdown, no final commit."""
-        pid = self.process.pid()
-        if pid is not None:
-            os.kill(pid, 9)
+        self.process.kill()
 
 
 @dataclass(frozen=True)
@@ -132,14 +127,15 @@ class SinkProcess:
         return ManagedProcess("sink", self.settings.state_dir / "sink-process")
 
     def start(self) -> int:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
-        env.update(settings_env(self.settings))
-        return self.process.start([MOBIUS, "sink"], env=env)
+        return self.process.start([MOBIUS, "sink"], env=_child_env(self.settings))
 
     def stop(self) -> bool:
         return self.process.stop(timeout_s=30)
 
-    def kill(self) -> None:
-        pid = self.process.pid()
-        if pid is not None:
-            os.kill(pid, 9)
+
+def _child_env(settings: MobiusSettings, **extra: str) -> dict[str, str]:
+    """This process's environment with exactly `settings` as the MOBIUS_ variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
+    env.update(settings_env(settings))
+    env.update(extra)
+    return env

@@ -156,7 +156,10 @@ async def test_tier_token_limits_clamp_output_and_refuse_long_prompts(
     assert wordy.status == "ok" and wordy.usage is not None
     assert wordy.usage.completion_tokens <= 512  # the free tier's max_output_tokens
     too_long = await client.ask(
-        [{"role": "user", "content": "Please read: " + "word " * 40000}], user_id="t2", tier="free", timeout=60
+        [{"role": "user", "content": "Please read: " + "word " * 40000}],
+        user_id="t2",
+        tier="free",
+        timeout=60,
     )
     assert (too_long.status, too_long.error_code) == ("error", "prompt_too_long")
     assert "free tier allows 32000" in (too_long.error_message or "")
