@@ -48,14 +48,14 @@ class Pipeline:
 
 
 @contextlib.contextmanager
-def running_pipeline(base: MobiusSettings, workers: int = 1) -> Iterator[Pipeline]:
+def running_pipeline(base: MobiusSettings, workers: int = 1, **overrides: object) -> Iterator[Pipeline]:
     """Workers on their own topics, group and provider simulator.
 
     The simulator is private too: LiteLLM keeps cooldowns and rpm counters per deployment in Redis,
     shared by every worker, and a deployment's id derives from its api_base. A private simulator
     port keeps one module's outages and rate limits from reaching the next module's workers.
     """
-    settings = isolated_settings(base)
+    settings = isolated_settings(base, **overrides)
     asyncio.run(ensure_topics(settings))
     asyncio.run(_forget_spend_and_cache(settings))
     simulator = Simulator(pick_free_port(), settings.state_dir / "simulators" / settings.worker_group)
