@@ -137,7 +137,8 @@ def settings_env(settings: MobiusSettings) -> dict[str, str]:
         env[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
     for field in MobiusSettings.model_fields:
-        put(f"MOBIUS_{field.upper()}", getattr(settings, field))
+        if field != "worker_id":  # each process has its own; a child must not inherit ours
+            put(f"MOBIUS_{field.upper()}", getattr(settings, field))
     return env
 
 
