@@ -6,14 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from redis import RedisError
-from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
@@ -23,7 +19,6 @@ from infra.errors import ServiceError
 from infra.stack import LocalStack, ServiceStatus
 from routing.router_config import RouterConfigError
 from schemas.events import ReplyEvent
-from streams.budget_store import RedisBudgetStore
 from streams.roundtrip import run_roundtrip
 from streams.settings import MobiusSettings
 from streams.topics import ensure_topics
@@ -293,18 +288,27 @@ def report(
 @app.command()
 def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    rows: Annotated[int, typer.Option(help="Backlog drained to measure the ingest rate.")] = 50_000,
-    rate: Annotated[int, typer.Option(help="Records per second while measuring freshness.")] = 500,
-    seconds: Annotated[float, typer.Option(help="How long to measure freshness.")] = 10.0,
+    rate: Annotated[float, typer.Option(help="Open-loop queries per second for the overhead run.")] = 100.0,
+    seconds: Annotated[float, typer.Option(help="Length of each timed run.")] = 30.0,
+    latency_ms: Annotated[
+        int, typer.Option(help="The simulated provider latency for the overhead run.")
+    ] = 200,
+    concurrency: Annotated[int, typer.Option(help="Clients in the closed-loop throughput run.")] = 64,
+    rows: Annotated[int, typer.Option(help="Backlog the sink drains to measure its ingest rate.")] = 50_000,
+    freshness_rate: Annotated[int, typer.Option(help="Records per second while measuring freshness.")] = 500,
 ) -> None:
-    """Benchmark (so far: analytics ingest rate and freshness) on the local stack."""
+    """Benchmark on the local stack: routing overhead, throughput, worker memory, analytics ingest."""
     from analytics.bench import bench_analytics
+    from streams.bench import bench_pipeline
 
     settings = _settings()
     stack = LocalStack(settings)
     try:
         started = stack.up()
-        result = asyncio.run(bench_analytics(settings, rows, rate, seconds))
+        result = bench_pipeline(
+            settings, rate=rate, seconds=seconds, latency_ms=latency_ms, concurrency=concurrency
+        )
+        result |= asyncio.run(bench_analytics(settings, rows, freshness_rate, min(seconds, 10.0)))
     except (ServiceError, ClickHouseUnavailable) as exc:
         raise _fail(str(exc)) from None
     if started:
@@ -318,85 +322,6 @@ def bench(
     for key, value in result.items():
         table.add_row(key, str(value))
     console.print(table)
-
-
-budget_app = typer.Typer(help="Spend limits per user and organisation (USD, per UTC day and month).")
-app.add_typer(budget_app, name="budget")
-
-
-def _subject(user: str | None, org: str | None) -> tuple[Literal["user", "org"], str]:
-    if (user is None) == (org is None):
-        raise _fail("name exactly one of --user or --org")
-    return ("user", user) if user is not None else ("org", org)  # type: ignore[return-value]
-
-
-@budget_app.command("set")
-def budget_set(
-    user: Annotated[str | None, typer.Option(help="User id.")] = None,
-    org: Annotated[str | None, typer.Option(help="Organisation id.")] = None,
-    daily: Annotated[float | None, typer.Option(help="Daily limit in USD.")] = None,
-    monthly: Annotated[float | None, typer.Option(help="Monthly limit in USD.")] = None,
-) -> None:
-    """Override the tier's default limits for one user or organisation."""
-    scope, subject = _subject(user, org)
-    asyncio.run(_with_budget_store(lambda store: store.set_limit(scope, subject, daily, monthly)))
-    console.print(
-        f"{scope} {subject}: daily {daily if daily is not None else '(unchanged)'}, "
-        f"monthly {monthly if monthly is not None else '(unchanged)'} USD"
-    )
-
-
-@budget_app.command("show")
-def budget_show(
-    user: Annotated[str | None, typer.Option(help="User id.")] = None,
-    org: Annotated[str | None, typer.Option(help="Organisation id.")] = None,
-    tier: Annotated[str, typer.Option(help="The tier whose default limits apply.")] = "pro",
-) -> None:
-    """What a user or organisation has spent today and this month, against its limits."""
-    from routing.budgets import caps_for
-    from routing.router_config import load_router_config
-
-    scope, subject = _subject(user, org)
-    config = load_router_config(_settings().router_config)
-    caps = [
-        c
-        for c in caps_for(config.mobius.budgets, tier, subject, subject, datetime.now(UTC))  # type: ignore[arg-type]
-        if c.scope == scope
-    ]
-    rows = asyncio.run(_with_budget_store(lambda store: store.spent(caps)))
-    table = Table(title=f"{scope} {subject} ({tier} defaults)")
-    for column in ("period", "spent USD", "limit USD", "used", "resets at"):
-        table.add_column(column)
-    for cap, spent, limit in rows:
-        used = f"{100 * spent / limit:.1f}%" if limit else "-"
-        table.add_row(cap.period, f"{spent / 1e9:.6f}", f"{limit / 1e9:.6f}", used, cap.resets_at.isoformat())
-    console.print(table)
-
-
-@budget_app.command("reset")
-def budget_reset(
-    user: Annotated[str | None, typer.Option(help="User id.")] = None,
-    org: Annotated[str | None, typer.Option(help="Organisation id.")] = None,
-    limits: Annotated[bool, typer.Option(help="Also remove the overrides.")] = False,
-) -> None:
-    """Forget what a user or organisation has spent (and, with --limits, its overrides)."""
-    scope, subject = _subject(user, org)
-    removed = asyncio.run(_with_budget_store(lambda store: store.reset(scope, subject, limits_too=limits)))
-    console.print(f"{scope} {subject}: {removed} keys removed")
-
-
-async def _with_budget_store(action: Callable[[RedisBudgetStore], Awaitable[T]]) -> T:
-    settings = _settings()
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    client = Redis.from_url(settings.redis_url, password=password)
-    try:
-        return await action(RedisBudgetStore(client, near_cap_share=0.8))
-    except RedisError as exc:
-        raise _fail(
-            f"Redis at {settings.redis_host_port[0]}:{settings.redis_host_port[1]} did not answer: {exc}"
-        ) from None
-    finally:
-        await client.aclose()
 
 
 def _print_result(result: QueryResult, as_json: bool, title: str | None = None) -> None:
