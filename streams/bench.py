@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from infra.fleet import Simulator, Worker
 from infra.ports import pick_free_port
 from streams.client import MobiusClient
@@ -83,12 +85,28 @@ async def _closed_loop(client: MobiusClient, concurrency: int, seconds: float) -
     return done / (time.perf_counter() - started)
 
 
+def _unthrottled_config(source: Path, target: Path) -> Path:
+    """The router config without rpm/tpm limits or spend caps: the bench measures the pipeline,
+    not the limits an operator chose (the default config caps the fast group at 1,200 rpm)."""
+    config = yaml.safe_load(source.read_text())
+    for deployment in config["model_list"]:
+        for limit in ("rpm", "tpm"):
+            deployment["litellm_params"].pop(limit, None)
+    config.setdefault("mobius", {}).setdefault("budgets", {})["limits"] = {}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(config))
+    return target
+
+
 def bench_pipeline(
     settings: MobiusSettings, *, rate: float, seconds: float, latency_ms: int, concurrency: int
 ) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     topics = TopicNames(**{name: f"bench-{tag}.{name}" for name in TopicNames.model_fields})
-    bench = settings.model_copy(update={"topics": topics, "worker_group": f"bench-{tag}"})
+    config = _unthrottled_config(settings.router_config, settings.state_dir / "bench" / f"router-{tag}.yaml")
+    bench = settings.model_copy(
+        update={"topics": topics, "worker_group": f"bench-{tag}", "router_config": config}
+    )
     asyncio.run(ensure_topics(bench))
     simulator = Simulator(pick_free_port(), settings.state_dir / "bench" / f"sim-{tag}")
     simulator.start()
