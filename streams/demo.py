@@ -183,7 +183,8 @@ def summarize(run: DemoRun, config: RouterConfig) -> dict[str, Any]:
             each = [p.cost_nano_usd(reply.usage.prompt_tokens, reply.usage.completion_tokens) for p in smart]
             all_smart += Decimal(sum(each)) / len(each)
     routes = Counter(
-        (rec.query_type, rec.tier, rec.model_group, rec.model or "-") for rec in run.records.values()
+        (rec.query_type, rec.tier, rec.model_group, rec.model or f"({rec.error_code})")
+        for rec in run.records.values()
     )
     return {
         "published": run.published,
@@ -226,6 +227,9 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         "errors",
         "dlq",
         "fallbacks",
+        "cache_hits",
+        "budget_downgrades",
+        "budget_refusals",
         "p50_ms",
         "p95_ms",
         "p99_ms",
