@@ -27,7 +27,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert 0 <= report["freshness_p50_ms"] <= report["freshness_p95_ms"] < 60_000
     assert report["freshness_samples"] >= 500
     assert report["overhead_samples"] >= 55  # of 60 asks, open loop at 20/s for 3 s
-    assert -50 < report["overhead_p50_ms"] <= report["overhead_p95_ms"] <= report["overhead_p99_ms"] < 5000
+    # Sane, not fast: ordered percentiles within the asks' 60 s timeout (speed is reported, not asserted).
+    assert -50 < report["overhead_p50_ms"] <= report["overhead_p95_ms"] <= report["overhead_p99_ms"] < 60_000
     assert report["throughput_rps"] > 0
     assert report["worker_rss_mb_start"] > 50 and report["worker_rss_mb_end"] > 50
     assert processes_under(tmp_path / "state") == []
