@@ -1,10 +1,15 @@
-"""Completion records for analytics tests."""
+"""Completion records for analytics tests, and putting them on Kafka."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
-from schemas.events import CompletionRecord, now_utc
+from aiokafka import AIOKafkaProducer
+
+from schemas.events import CompletionRecord, encode_completion, now_utc
+from streams.kafka_options import client_options
+from streams.settings import MobiusSettings
 
 
 def record(i: int, cost: int) -> CompletionRecord:
@@ -33,3 +38,14 @@ def record(i: int, cost: int) -> CompletionRecord:
         created_at=created,
         completed_at=created + timedelta(milliseconds=100 + i),
     )
+
+
+async def produce(settings: MobiusSettings, records: Sequence[CompletionRecord]) -> None:
+    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for r in records:
+            await producer.send(settings.topics.completions, encode_completion(r), key=r.request_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()

@@ -16,9 +16,8 @@ from infra.ports import pick_free_port
 from infra.stack import LocalStack
 from streams.settings import MobiusSettings, settings_env
 from streams.topics import ensure_topics
-from tests.integration.analytics.test_sink import produce
 from tests.support import local_settings, run_mobius
-from tests.support_analytics import record
+from tests.support_analytics import produce, record
 
 
 @pytest.fixture

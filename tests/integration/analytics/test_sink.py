@@ -17,12 +17,12 @@ from analytics.batch import IntentFile
 from analytics.clickhouse import ClickHouseUnavailable
 from analytics.sink import CompletionSink, SinkConfig
 from analytics.writer import CompletionsWriter
-from schemas.events import CompletionRecord, ReplyEvent, encode_completion
+from schemas.events import ReplyEvent
 from streams.client import MobiusClient
 from streams.kafka_options import client_options
 from streams.settings import MobiusSettings
 from streams.topics import ensure_topics
-from tests.support_analytics import record
+from tests.support_analytics import produce, record
 from tests.support_pipeline import (
     isolated_settings,
     read_until,
@@ -30,17 +30,6 @@ from tests.support_pipeline import (
     topic_reader,
     wait_until_serving,
 )
-
-
-async def produce(settings: MobiusSettings, records: Sequence[CompletionRecord]) -> None:
-    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        for r in records:
-            await producer.send(settings.topics.completions, encode_completion(r), key=r.request_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 class FlakyWriter:

@@ -1,26 +1,15 @@
 import io
 import json
 import struct
-from datetime import UTC, datetime
 
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import to_parsing_canonical_form
 
 from schemas.codec import AVRO_DIR, AvroCodec, DecodeError, load_schema, schema_fingerprint
-from schemas.events import ChatMessage, QueryEvent, QueryHints, decode_query, encode_query
+from schemas.events import decode_query, encode_query
+from tests.support_events import QUERY
 
-QUERY = QueryEvent(
-    request_id="r-1",
-    created_at=datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC),
-    user_id="u-7",
-    org_id="acme",
-    tier="pro",
-    messages=(ChatMessage(role="user", content="Hi"),),
-    hints=QueryHints(max_tokens=64),
-    reply_to="mobius.replies",
-    metadata={"app": "x"},
-)
 # Pinned: a change here breaks every consumer that reads our topics.
 QUERY_BYTES = bytes.fromhex(
     "c3019ff5957beab81a8406722d3180d89da9c26806752d37020861636d650670726f020875736572044869"

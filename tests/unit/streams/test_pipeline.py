@@ -12,7 +12,7 @@ from schemas.events import decode_completion, decode_reply, encode_query
 from streams.pipeline import RoutePipeline
 from streams.pipeline_types import Outgoing
 from streams.settings import DEFAULT_ROUTER_CONFIG, TopicNames
-from tests.unit.schemas.test_codec import QUERY
+from tests.support_events import QUERY
 
 TOPICS = TopicNames()
 
