@@ -105,7 +105,7 @@ class Worker:
         return ManagedProcess(self.name, self.settings.state_dir / "workers" / self.name)
 
     def start(self) -> int:
-        env = _child_env(self.settings, MOBIUS_WORKER_ID=self.name, **self.provider_env)
+        env = child_env(self.settings, MOBIUS_WORKER_ID=self.name, **self.provider_env)
         return self.process.start([MOBIUS, "worker"], env=env)
 
     def stop(self) -> bool:
@@ -127,13 +127,13 @@ class SinkProcess:
         return ManagedProcess("sink", self.settings.state_dir / "sink-process")
 
     def start(self) -> int:
-        return self.process.start([MOBIUS, "sink"], env=_child_env(self.settings))
+        return self.process.start([MOBIUS, "sink"], env=child_env(self.settings))
 
     def stop(self) -> bool:
         return self.process.stop(timeout_s=30)
 
 
-def _child_env(settings: MobiusSettings, **extra: str) -> dict[str, str]:
+def child_env(settings: MobiusSettings, **extra: str) -> dict[str, str]:
     """This process's environment with exactly `settings` as the MOBIUS_ variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
     env.update(settings_env(settings))

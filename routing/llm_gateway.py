@@ -46,24 +46,25 @@ class Price:
         return int((usd * NANO).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def build_router(config: RouterConfig, redis: RedisParams | None = None) -> Any:  # litellm's Router
+    """LiteLLM's Router as LiteLLM's proxy builds it from the same config (the benchmark's bare
+    Router comes from here too, so both measure the same thing)."""
+    for key, value in config.litellm_settings.items():
+        setattr(litellm, key, value)  # what LiteLLM's proxy does with litellm_settings
+    redis_args: dict[str, Any] = {}
+    if redis is not None:
+        redis_args = {"redis_host": redis.host, "redis_port": redis.port, "redis_password": redis.password}
+    model_list = [d.model_dump() for d in config.model_list]
+    return Router(model_list=model_list, **redis_args, **config.router_settings)
+
+
 class LLMGateway:
     def __init__(self, config: RouterConfig, attempts: AttemptLog, redis: RedisParams | None = None) -> None:
-        for key, value in config.litellm_settings.items():
-            setattr(litellm, key, value)  # what LiteLLM's proxy does with litellm_settings
         if attempts not in litellm.callbacks:
             litellm.callbacks.append(attempts)
         self.attempts = attempts
-        redis_args: dict[str, Any] = {}
-        if redis is not None:
-            redis_args = {
-                "redis_host": redis.host,
-                "redis_port": redis.port,
-                "redis_password": redis.password,
-            }
         self.groups = config.groups
-        self.router = Router(
-            model_list=[d.model_dump() for d in config.model_list], **redis_args, **config.router_settings
-        )
+        self.router = build_router(config, redis)
         self._prices: dict[str, Price] = {}
         self._groups: dict[str, str] = {}
         windows: dict[str, int] = {}

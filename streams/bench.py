@@ -1,140 +1,305 @@
-"""Pipeline benchmark: routing overhead at a fixed rate, closed-loop throughput, worker memory.
+"""Pipeline benchmark, side by side with LiteLLM's proxy and a bare Router, in one run.
 
-Overhead is what the pipeline adds to the provider's own time: the latency a client sees for an
-ask minus the simulator's fixed latency. The load is open loop (asks start on a schedule whatever
-the replies do), so a slow pipeline shows up as latency instead of hiding as a lower rate.
+Everything runs on the local stack against one provider simulator, on a copy of the router
+config without rpm/tpm limits or spend caps (the bench measures the pipeline, not the limits an
+operator chose). The phases, in order:
+
+1. overhead: open loop at `rate` with the simulator at a fixed latency, through the pipeline
+   and then through `litellm --config` over HTTP; overhead = client latency - simulator latency.
+2. throughput: closed loop, zero provider latency, one worker; then bare `Router.acompletion`
+   in one process; then two workers.
+3. concurrency: provider latency 1 s, rising rates; the highest one whose consumer lag holds.
+Worker memory is read before phase 1 and after phase 3 (before the second worker starts).
 """
 
 from __future__ import annotations
 
 import asyncio
-import statistics
+import json
+import subprocess
+import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import yaml
 
-from infra.fleet import Simulator, Worker
+from infra.fleet import Simulator, Worker, child_env
+from infra.litellm_proxy import LiteLLMProxy, proxy_environment
 from infra.ports import pick_free_port
-from streams.client import MobiusClient
+from schemas.events import Tier
+from streams.bench_load import Ask, closed_loop, open_loop, summarize
+from streams.client import AskTimeout, MobiusClient
 from streams.settings import MobiusSettings, TopicNames
-from streams.topics import ensure_topics
+from streams.topics import LagProbe, ensure_topics
+
+TIER: Tier = "enterprise"  # no cache and roomy caps: every request reaches the provider
+CONCURRENCY_LATENCY_MS = 1000
+CONCURRENCY_RATES = (50, 100, 150, 200, 250, 300, 400, 500)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    rate: float = 100.0
+    seconds: float = 30.0
+    latency_ms: int = 200
+    concurrency: int = 64
+    with_proxy: bool = True
 
 
 def rss_mb(pid: int | None) -> float:
     """Resident memory of a process, from /proc (0 when it is gone)."""
+    return round(_proc_status(pid, "VmRSS:") / 1024, 1)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (USER_HZ = 100)
+
+
+def _proc_status(pid: int | None, key: str) -> float:
     if pid is None:
         return 0.0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
+            if line.startswith(key):
+                return float(line.split()[1])
     except FileNotFoundError:
         pass
     return 0.0
 
 
-def percentile(values: list[float], pct: int) -> float:
-    if len(values) < 2:  # noqa: PLR2004 - quantiles needs two points
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
-
-
-async def _open_loop(client: MobiusClient, rate: float, seconds: float, latency_ms: int) -> list[float]:
-    overheads: list[float] = []
-
-    async def one(i: int) -> None:
-        started = time.perf_counter()
-        reply = await client.ask(
-            [{"role": "user", "content": f"bench question {uuid.uuid4().hex} {i}"}],
-            user_id=f"bench-{i % 64}",
-            tier="enterprise",
-            timeout=60,  # enterprise: no cache, roomy caps
-        )
-        if reply.status == "ok":
-            overheads.append((time.perf_counter() - started) * 1000 - latency_ms)
-
-    tasks = []
-    t0 = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(one(i)))
-    await asyncio.gather(*tasks)
-    return overheads
-
-
-async def _closed_loop(client: MobiusClient, concurrency: int, seconds: float) -> float:
-    done = 0
-    deadline = time.perf_counter() + seconds
-
-    async def loop(n: int) -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
-            reply = await client.ask(
-                [{"role": "user", "content": f"throughput {uuid.uuid4().hex}"}],
-                user_id=f"bench-{n}",
-                tier="enterprise",
-                timeout=60,
-            )
-            done += reply.status == "ok"
-
-    started = time.perf_counter()
-    await asyncio.gather(*(loop(n) for n in range(concurrency)))
-    return done / (time.perf_counter() - started)
-
-
-def _unthrottled_config(source: Path, target: Path) -> Path:
-    """The router config without rpm/tpm limits or spend caps: the bench measures the pipeline,
-    not the limits an operator chose (the default config caps the fast group at 1,200 rpm)."""
+def unthrottled_config(source: Path, target: Path) -> Path:
+    """The router config without rpm/tpm limits, the rate-limit check or spend caps."""
     config = yaml.safe_load(source.read_text())
     for deployment in config["model_list"]:
         for limit in ("rpm", "tpm"):
             deployment["litellm_params"].pop(limit, None)
+    checks = config.get("router_settings", {}).get("optional_pre_call_checks") or []
+    if "enforce_model_rate_limits" in checks:  # with no limits left it only counts
+        checks.remove("enforce_model_rate_limits")
     config.setdefault("mobius", {}).setdefault("budgets", {})["limits"] = {}
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(config))
     return target
 
 
-def bench_pipeline(
-    settings: MobiusSettings, *, rate: float, seconds: float, latency_ms: int, concurrency: int
-) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:8]
-    topics = TopicNames(**{name: f"bench-{tag}.{name}" for name in TopicNames.model_fields})
-    config = _unthrottled_config(settings.router_config, settings.state_dir / "bench" / f"router-{tag}.yaml")
-    bench = settings.model_copy(
-        update={"topics": topics, "worker_group": f"bench-{tag}", "router_config": config}
-    )
-    asyncio.run(ensure_topics(bench))
-    simulator = Simulator(pick_free_port(), settings.state_dir / "bench" / f"sim-{tag}")
+def _question(i: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"bench question {uuid.uuid4().hex} {i}"}]
+
+
+class PipelineBench:
+    """The pipeline under test: topics, workers and a client of its own on the shared stack."""
+
+    def __init__(self, settings: MobiusSettings, simulator: Simulator) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.run_dir = settings.state_dir / "bench" / tag
+        topics = TopicNames(**{name: f"bench-{tag}.{name}" for name in TopicNames.model_fields})
+        config = unthrottled_config(settings.router_config, self.run_dir / "router.yaml")
+        self.settings = settings.model_copy(
+            update={"topics": topics, "worker_group": f"bench-{tag}", "router_config": config}
+        )
+        self.simulator = simulator
+        self.workers = [Worker(f"bench-{tag}-w{n}", self.settings, simulator.provider_env()) for n in (1, 2)]
+        self.groups: dict[str, int] = {}
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self.workers[0].process.pid()
+
+    def ask(self, client: MobiusClient) -> Ask:
+        async def ask(i: int) -> bool:
+            try:
+                reply = await client.ask(_question(i), user_id=f"bench-{i % 64}", tier=TIER, timeout=60)
+            except AskTimeout:
+                return False
+            if reply.model_group:
+                self.groups[reply.model_group] = self.groups.get(reply.model_group, 0) + 1
+            return reply.status == "ok"
+
+        return ask
+
+    @property
+    def main_group(self) -> str:
+        """The group most bench questions were routed to: the one to call through the others."""
+        return max(self.groups, key=lambda g: self.groups[g]) if self.groups else "fast"
+
+
+def bench_pipeline(settings: MobiusSettings, options: BenchOptions) -> dict[str, Any]:
+    simulator = Simulator(pick_free_port(), settings.state_dir / "bench" / f"sim-{uuid.uuid4().hex[:8]}")
     simulator.start()
-    worker = Worker(f"bench-worker-{tag}", bench, simulator.provider_env())
+    bench = PipelineBench(settings, simulator)
+    asyncio.run(ensure_topics(bench.settings))
     try:
-        worker.start()
-
-        async def measure() -> dict[str, Any]:
-            async with MobiusClient(bench) as client:
-                await client.ask(
-                    [{"role": "user", "content": "warm up"}], user_id="w", tier="enterprise", timeout=120
-                )
-                rss_start = rss_mb(worker.process.pid())
-                simulator.controls(fixed_latency_ms=latency_ms)
-                overheads = await _open_loop(client, rate, seconds, latency_ms)
-                simulator.controls(fixed_latency_ms=0)
-                throughput = await _closed_loop(client, concurrency, seconds)
-                return {
-                    "overhead_p50_ms": round(percentile(overheads, 50), 1),
-                    "overhead_p95_ms": round(percentile(overheads, 95), 1),
-                    "overhead_p99_ms": round(percentile(overheads, 99), 1),
-                    "overhead_samples": len(overheads),
-                    "throughput_rps": round(throughput, 1),
-                    "worker_rss_mb_start": rss_start,
-                    "worker_rss_mb_end": rss_mb(worker.process.pid()),
-                }
-
-        return asyncio.run(measure())
+        bench.workers[0].start()
+        return asyncio.run(_measure(bench, options))
     finally:
-        worker.stop()
+        for worker in bench.workers:
+            worker.stop()
         simulator.stop()
+
+
+async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    simulator = bench.simulator
+    async with MobiusClient(bench.settings) as client:
+        ask = bench.ask(client)
+        await client.ask(_question(-1), user_id="warm", tier=TIER, timeout=120)  # the worker has joined
+        result["worker_rss_mb_start"] = rss_mb(bench.worker_pid)
+
+        simulator.controls(fixed_latency_ms=options.latency_ms)
+        latencies = await open_loop(ask, options.rate, options.seconds)
+        result |= summarize("overhead", latencies, options.latency_ms)
+        if options.with_proxy:
+            result |= await _proxy_overhead(bench, options)
+
+        simulator.controls(fixed_latency_ms=0)
+        cpu_start = cpu_seconds(bench.worker_pid)
+        one = await closed_loop(ask, options.concurrency, options.seconds)
+        result["throughput_rps"] = round(one.rate, 1)
+        result["worker_cpu_ms_per_request"] = round(
+            (cpu_seconds(bench.worker_pid) - cpu_start) * 1000 / max(one.answered, 1), 2
+        )
+
+        simulator.controls(fixed_latency_ms=CONCURRENCY_LATENCY_MS)
+        result["max_rps_at_1s_latency"] = await _max_rate_without_lag_growth(bench, client, options.seconds)
+        result["worker_rss_mb_end"] = rss_mb(bench.worker_pid)
+
+        simulator.controls(fixed_latency_ms=0)
+        bare = _bare_router(bench, options)
+        result["bare_router_rps"] = bare["rps"]
+        result["bare_router_cpu_ms_per_request"] = bare["cpu_ms_per_request"]
+        result["throughput_ratio"] = round(one.rate / bare["rps"], 3) if bare["rps"] else 0.0
+
+        bench.workers[1].start()
+        await _wait_for_both_workers(bench)
+        two = await closed_loop(ask, options.concurrency * 2, options.seconds)
+        result["throughput_rps_2_workers"] = round(two.rate, 1)
+        result["two_worker_scaling"] = round(two.rate / one.rate, 2) if one.rate else 0.0
+    return result
+
+
+async def _proxy_overhead(bench: PipelineBench, options: BenchOptions) -> dict[str, Any]:
+    """The same open-loop load and simulator, through LiteLLM's proxy over HTTP."""
+    command = proxy_environment(bench.settings.cache_dir)
+    proxy = LiteLLMProxy(pick_free_port(), bench.run_dir / "litellm-proxy", bench.simulator.provider_env())
+    config = yaml.safe_load(bench.settings.router_config.read_text())
+    max_tokens = int(config["mobius"]["tiers"][TIER]["max_output_tokens"])
+    await asyncio.to_thread(proxy.start, command, config)
+    try:
+        headers = {"Authorization": f"Bearer {proxy.master_key}"}
+        limits = aiohttp.TCPConnector(limit=0)  # open loop: no client-side queue
+        async with aiohttp.ClientSession(headers=headers, connector=limits) as http:
+
+            async def ask(i: int) -> bool:
+                body = {"model": bench.main_group, "messages": _question(i), "max_tokens": max_tokens}
+                async with http.post(f"{proxy.url}/v1/chat/completions", json=body) as reply:
+                    await reply.read()
+                    return reply.status == 200  # noqa: PLR2004
+
+            await ask(-1)
+            latencies = await open_loop(ask, options.rate, options.seconds)
+    finally:
+        proxy.stop()
+    summary = summarize("litellm_proxy_overhead", latencies, options.latency_ms)
+    return summary | {"litellm_proxy_group": bench.main_group}
+
+
+async def _max_rate_without_lag_growth(bench: PipelineBench, client: MobiusClient, seconds: float) -> int:
+    """Rising open-loop rates at 1 s provider latency; the highest whose lag stops growing.
+
+    A worker that keeps up holds a steady lag (about rate x (latency + commit interval)); one that
+    does not adds (rate - capacity) every second. Each step publishes for `step` seconds, fits a
+    line to the lag sampled over its second half, and calls the rate sustained when that slope is
+    under 5% of the rate. Every step's backlog drains before the next step or phase.
+    """
+    step = max(4.0, seconds / 3)
+    probe = LagProbe(bench.settings, bench.settings.worker_group, bench.settings.topics.queries)
+    await probe.start()
+    sustained = 0
+    try:
+        for rate in CONCURRENCY_RATES:
+            samples = await _publish_and_sample(client, probe, rate, step)
+            growing = _slope(samples[len(samples) // 2 :]) > 0.05 * rate
+            if not await _drained(probe, timeout_s=180) or growing:
+                break
+            sustained = rate
+    finally:
+        await probe.stop()
+    return sustained
+
+
+async def _publish_and_sample(
+    client: MobiusClient, probe: LagProbe, rate: float, seconds: float
+) -> list[tuple[float, int]]:
+    samples: list[tuple[float, int]] = []
+
+    async def sample() -> None:
+        while True:
+            samples.append((time.perf_counter(), await probe.lag()))
+            await asyncio.sleep(0.25)
+
+    sampler = asyncio.create_task(sample())
+    t0 = time.perf_counter()
+    sends = []
+    for i in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
+        sends.append(asyncio.create_task(client.publish(_question(i), user_id=f"bench-{i % 64}", tier=TIER)))
+    await asyncio.gather(*sends)
+    sampler.cancel()
+    return samples
+
+
+def _slope(samples: list[tuple[float, int]]) -> float:
+    """Least-squares slope of lag over time, in messages per second."""
+    if len(samples) < 2:  # noqa: PLR2004
+        return 0.0
+    mean_t = sum(t for t, _ in samples) / len(samples)
+    mean_lag = sum(lag for _, lag in samples) / len(samples)
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    return sum((t - mean_t) * (lag - mean_lag) for t, lag in samples) / spread if spread else 0.0
+
+
+async def _drained(probe: LagProbe, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await probe.lag() == 0:
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+def _bare_router(bench: PipelineBench, options: BenchOptions) -> dict[str, float]:
+    """Bare Router.acompletion, closed loop, in a process of its own on the same simulator."""
+    config = yaml.safe_load(bench.settings.router_config.read_text())
+    max_tokens = int(config["mobius"]["tiers"][TIER]["max_output_tokens"])
+    argv = [
+        sys.executable, "-m", "streams.bench_bare", str(bench.settings.router_config),
+        "--group", bench.main_group, "--seconds", str(options.seconds),
+        "--concurrency", str(options.concurrency), "--max-tokens", str(max_tokens),
+    ]  # fmt: skip
+    env = child_env(bench.settings, **bench.simulator.provider_env())
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)  # noqa: S603
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+async def _wait_for_both_workers(bench: PipelineBench, timeout_s: float = 90) -> None:
+    """Until the consumer group is stable with two members (the rebalance is over)."""
+    probe = LagProbe(bench.settings, bench.settings.worker_group, bench.settings.topics.queries)
+    await probe.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if await probe.stable_members() == 2:  # noqa: PLR2004
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await probe.stop()
+    raise TimeoutError(f"the bench's second worker did not join in {timeout_s:.0f} s")

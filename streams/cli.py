@@ -294,20 +294,23 @@ def bench(
         int, typer.Option(help="The simulated provider latency for the overhead run.")
     ] = 200,
     concurrency: Annotated[int, typer.Option(help="Clients in the closed-loop throughput run.")] = 64,
+    proxy: Annotated[
+        bool, typer.Option(help="Measure LiteLLM's proxy side by side (builds its virtualenv once).")
+    ] = True,
     rows: Annotated[int, typer.Option(help="Backlog the sink drains to measure its ingest rate.")] = 50_000,
     freshness_rate: Annotated[int, typer.Option(help="Records per second while measuring freshness.")] = 500,
 ) -> None:
-    """Benchmark on the local stack: routing overhead, throughput, worker memory, analytics ingest."""
+    """Benchmark on the local stack: overhead and throughput beside LiteLLM's proxy and a bare Router,
+    the rate one worker holds at 1 s provider latency, worker memory, analytics ingest and freshness."""
     from analytics.bench import bench_analytics
-    from streams.bench import bench_pipeline
+    from streams.bench import BenchOptions, bench_pipeline
 
     settings = _settings()
     stack = LocalStack(settings)
+    options = BenchOptions(rate, seconds, latency_ms, concurrency, with_proxy=proxy)
     try:
         started = stack.up()
-        result = bench_pipeline(
-            settings, rate=rate, seconds=seconds, latency_ms=latency_ms, concurrency=concurrency
-        )
+        result = bench_pipeline(settings, options)
         result |= asyncio.run(bench_analytics(settings, rows, freshness_rate, min(seconds, 10.0)))
     except (ServiceError, ClickHouseUnavailable) as exc:
         raise _fail(str(exc)) from None

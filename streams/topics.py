@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -43,3 +44,42 @@ async def topic_partitions(settings: MobiusSettings, topic: str) -> list[int]:
     finally:
         await admin.close()
     return sorted(p["partition"] for p in described[0]["partitions"])
+
+
+class LagProbe:
+    """A consumer group's lag on one topic (end offsets minus committed offsets), sampled on demand."""
+
+    def __init__(self, settings: MobiusSettings, group: str, topic: str) -> None:
+        self.settings = settings
+        self.group = group
+        self.topic = topic
+        self._admin = AIOKafkaAdminClient(**client_options(settings))
+        self._consumer = AIOKafkaConsumer(**client_options(settings), group_id=None)
+        self._partitions: list[TopicPartition] = []
+
+    async def start(self) -> None:
+        await self._admin.start()
+        await self._consumer.start()
+        numbers = await topic_partitions(self.settings, self.topic)
+        self._partitions = [TopicPartition(self.topic, p) for p in numbers]
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def lag(self) -> int:
+        ends = await self._consumer.end_offsets(self._partitions)
+        committed = await self._admin.list_consumer_group_offsets(self.group, partitions=self._partitions)
+        return sum(
+            max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
+            for tp, end in ends.items()
+        )
+
+    async def stable_members(self) -> int:
+        """How many members the group has once it is Stable (0 while it rebalances or is empty)."""
+        for response in await self._admin.describe_consumer_groups([self.group]):
+            # Raw DescribeGroups rows: (error, group_id, state, protocol_type, protocol, members, ...)
+            for row in response.groups:
+                if row[1] == self.group and row[2] == "Stable":
+                    return len(row[5])
+        return 0
