@@ -46,16 +46,22 @@ class Price:
         return int((usd * NANO).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def build_router(config: RouterConfig, redis: RedisParams | None = None) -> Any:  # litellm's Router
+# Prompts up to this share of the smallest context window they could reach skip LiteLLM's
+# pre-call window check (tokenizers differ by far less than this between providers).
+UNCHECKED_WINDOW_SHARE = 0.5
+
+
+def build_router(config: RouterConfig, redis: RedisParams | None = None, **overrides: Any) -> Any:
     """LiteLLM's Router as LiteLLM's proxy builds it from the same config (the benchmark's bare
-    Router comes from here too, so both measure the same thing)."""
+    Router comes from here too, so both measure the same thing); `overrides` replace
+    router_settings entries. Returns litellm's Router (its types are partial)."""
     for key, value in config.litellm_settings.items():
         setattr(litellm, key, value)  # what LiteLLM's proxy does with litellm_settings
     redis_args: dict[str, Any] = {}
     if redis is not None:
         redis_args = {"redis_host": redis.host, "redis_port": redis.port, "redis_password": redis.password}
     model_list = [d.model_dump() for d in config.model_list]
-    return Router(model_list=model_list, **redis_args, **config.router_settings)
+    return Router(model_list=model_list, **redis_args, **(config.router_settings | overrides))
 
 
 class LLMGateway:
@@ -65,9 +71,18 @@ class LLMGateway:
         self.attempts = attempts
         self.groups = config.groups
         self.router = build_router(config, redis)
+        # LiteLLM's pre-call check counts every prompt's tokens again and looks up each
+        # deployment's window, on every call (a fifth of the worker's CPU under `mobius bench
+        # --profile`), and can only drop deployments too small for the prompt. Prompts the
+        # pipeline has counted and that fit everywhere they could go use a twin Router without
+        # it; rate limits and cooldowns live in Redis, so both Routers share them.
+        self._unchecked = self.router
+        if config.router_settings.get("enable_pre_call_checks"):
+            self._unchecked = build_router(config, redis, enable_pre_call_checks=False)
         self._prices: dict[str, Price] = {}
         self._groups: dict[str, str] = {}
-        windows: dict[str, int] = {}
+        windows: dict[str, int] = {}  # the largest window per group: what the policy routes by
+        smallest: dict[str, int] = {}
         for deployment in self.deployments():
             model_id = str(deployment["model_info"]["id"])
             params = deployment["litellm_params"]
@@ -76,7 +91,12 @@ class LLMGateway:
             window = _context_window(params, deployment.get("model_info") or {})
             group = deployment["model_name"]
             windows[group] = max(windows.get(group, 0), window)
+            smallest[group] = min(smallest.get(group, window), window)
         self.group_windows: dict[str, int] = windows
+        self._unchecked_max_tokens = {
+            group: int(min(smallest[g] for g in config.fallback_reach(group)) * UNCHECKED_WINDOW_SHARE)
+            for group in smallest
+        }
 
     def deployments(self) -> list[dict[str, Any]]:
         """Every deployment as the Router holds it (os.environ/ references resolved, ids assigned)."""
@@ -84,11 +104,21 @@ class LLMGateway:
         return [d for group in sorted(self.groups) for d in registry.deployments(group)]
 
     async def complete(
-        self, request_id: str, group: str, messages: list[dict[str, str]], max_tokens: int
+        self,
+        request_id: str,
+        group: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        prompt_tokens: int | None = None,
     ) -> LLMResult:
+        """One call through LiteLLM; `prompt_tokens`, when the caller counted them, lets a prompt
+        that fits every reachable deployment skip LiteLLM's pre-call window check."""
+        router = self.router
+        if prompt_tokens is not None and prompt_tokens <= self._unchecked_max_tokens.get(group, -1):
+            router = self._unchecked
         started = time.perf_counter()
         try:
-            response = await self.router.acompletion(
+            response = await router.acompletion(
                 model=group,
                 messages=messages,
                 max_tokens=max_tokens,

@@ -98,6 +98,23 @@ class RouterConfig(_Frozen):
     def groups(self) -> frozenset[str]:
         return frozenset(d.model_name for d in self.model_list)
 
+    def fallback_reach(self, group: str) -> frozenset[str]:
+        """The groups a call to `group` can end up in through `fallbacks` and
+        `content_policy_fallbacks`, itself included (context-window fallbacks are left out: they
+        are where a prompt goes because it is too long)."""
+        edges: dict[str, set[str]] = {}
+        for key in ("fallbacks", "content_policy_fallbacks"):
+            for entry in self.router_settings.get(key) or []:
+                for source, targets in entry.items():
+                    edges.setdefault(source, set()).update(targets)
+        reached, todo = {group}, [group]
+        while todo:
+            for target in edges.get(todo.pop(), ()):
+                if target not in reached:
+                    reached.add(target)
+                    todo.append(target)
+        return frozenset(reached)
+
     @model_validator(mode="after")
     def _groups_exist(self) -> RouterConfig:
         groups = self.groups

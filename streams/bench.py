@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ class BenchOptions:
     latency_ms: int = 200
     concurrency: int = 64
     with_proxy: bool = True
+    profile: Path | None = None  # py-spy output for the worker during the throughput run
 
 
 def rss_mb(pid: int | None) -> float:
@@ -74,6 +77,30 @@ def _proc_status(pid: int | None, key: str) -> float:
     except FileNotFoundError:
         pass
     return 0.0
+
+
+@contextmanager
+def _profiled(pid: int | None, output: Path | None, seconds: float) -> Iterator[None]:
+    """py-spy samples the process meanwhile (a dev dependency; the file's suffix picks the format:
+    .svg flamegraph, .json speedscope, anything else collapsed stacks)."""
+    if output is None or pid is None:
+        yield
+        return
+    formats = {".svg": "flamegraph", ".json": "speedscope"}
+    argv = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--rate", "100"]
+    argv += [
+        "--duration",
+        str(int(seconds)),
+        "--format",
+        formats.get(output.suffix, "raw"),
+        "-o",
+        str(output),
+    ]
+    spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        yield
+    finally:
+        spy.wait(timeout=seconds + 30)
 
 
 def unthrottled_config(source: Path, target: Path) -> Path:
@@ -162,7 +189,8 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
 
         simulator.controls(fixed_latency_ms=0)
         cpu_start = cpu_seconds(bench.worker_pid)
-        one = await closed_loop(ask, options.concurrency, options.seconds)
+        with _profiled(bench.worker_pid, options.profile, options.seconds):
+            one = await closed_loop(ask, options.concurrency, options.seconds)
         result["throughput_rps"] = round(one.rate, 1)
         result["worker_cpu_ms_per_request"] = round(
             (cpu_seconds(bench.worker_pid) - cpu_start) * 1000 / max(one.answered, 1), 2

@@ -41,7 +41,9 @@ async def measure(
             return False
         return True
 
-    await ask(-1)  # warm up: connections and LiteLLM's lazy imports
+    # Warm up as the worker is by then: connections open, LiteLLM's lazy imports and caches done.
+    await closed_loop(ask, concurrency, min(3.0, seconds))
+    errors = 0
     cpu_start = time.process_time()
     result = await closed_loop(ask, concurrency, seconds)
     cpu_ms = (time.process_time() - cpu_start) * 1000

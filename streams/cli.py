@@ -297,6 +297,9 @@ def bench(
     proxy: Annotated[
         bool, typer.Option(help="Measure LiteLLM's proxy side by side (builds its virtualenv once).")
     ] = True,
+    profile: Annotated[
+        Path | None, typer.Option(help="py-spy profile of the worker's throughput run (.svg, .json, .txt).")
+    ] = None,
     rows: Annotated[int, typer.Option(help="Backlog the sink drains to measure its ingest rate.")] = 50_000,
     freshness_rate: Annotated[int, typer.Option(help="Records per second while measuring freshness.")] = 500,
 ) -> None:
@@ -307,7 +310,7 @@ def bench(
 
     settings = _settings()
     stack = LocalStack(settings)
-    options = BenchOptions(rate, seconds, latency_ms, concurrency, with_proxy=proxy)
+    options = BenchOptions(rate, seconds, latency_ms, concurrency, with_proxy=proxy, profile=profile)
     try:
         started = stack.up()
         result = bench_pipeline(settings, options)

@@ -44,7 +44,12 @@ class Completer(Protocol):
     group_windows: dict[str, int]
 
     async def complete(
-        self, request_id: str, group: str, messages: list[dict[str, str]], max_tokens: int
+        self,
+        request_id: str,
+        group: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        prompt_tokens: int | None = None,
     ) -> LLMResult: ...
 
     def estimate_nano(self, group: str, prompt_tokens: int, max_tokens: int) -> int: ...
@@ -182,7 +187,7 @@ class RoutePipeline:
         reservation, decision = held
         try:
             outcome: LLMResult | LLMError = await self.completer.complete(
-                query.request_id, decision.group, messages, decision.max_tokens
+                query.request_id, decision.group, messages, decision.max_tokens, decision.prompt_tokens
             )
         except LLMError as exc:
             outcome = exc

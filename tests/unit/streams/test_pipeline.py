@@ -31,7 +31,12 @@ class FakeLLM:
     )
 
     async def complete(
-        self, request_id: str, group: str, messages: list[dict[str, str]], max_tokens: int
+        self,
+        request_id: str,
+        group: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        prompt_tokens: int | None = None,
     ) -> LLMResult:
         self.calls.append((group, max_tokens))
         if self.fail:
