@@ -40,7 +40,7 @@ from streams.topics import LagProbe, ensure_topics
 
 TIER: Tier = "enterprise"  # no cache and roomy caps: every request reaches the provider
 CONCURRENCY_LATENCY_MS = 1000
-CONCURRENCY_RATES = (50, 100, 150, 200, 250, 300, 400, 500)
+CONCURRENCY_RATES = (50, 75, 100, 125, 150, 200, 250, 300, 400, 500)
 
 
 @dataclass(frozen=True)

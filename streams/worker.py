@@ -6,13 +6,13 @@ import logging
 
 import faust
 import mode.loop
-from litellm import token_counter
 from redis.asyncio import Redis
 
 from routing.attempts import AttemptLog
 from routing.health import check_all, groups_down
 from routing.llm_gateway import LLMGateway, RedisParams
 from routing.router_config import RouterConfig, load_router_config
+from routing.tokens import count_tokens
 from streams.alerts import alert_record
 from streams.app import create_app
 from streams.budget_store import RedisBudgetStore
@@ -23,20 +23,6 @@ from streams.route_agent import register_route_agent
 from streams.settings import MobiusSettings
 
 logger = logging.getLogger("mobius.worker")
-# Prompts are counted with one tokenizer for classification and limits; providers bill their own.
-COUNTING_MODEL = "gpt-4o"
-
-
-# Past this many characters the exact count changes no decision (the prompt is long-context either
-# way) and tokenizing megabytes would stall every other query on the worker's event loop.
-EXACT_COUNT_MAX_CHARS = 200_000
-
-
-def count_tokens(messages: list[dict[str, str]]) -> int:
-    chars = sum(len(m["content"]) for m in messages)
-    if chars > EXACT_COUNT_MAX_CHARS:
-        return chars // 4 + 4 * len(messages)
-    return int(token_counter(model=COUNTING_MODEL, messages=messages))
 
 
 def build_pipeline(settings: MobiusSettings, config: RouterConfig, gateway: LLMGateway) -> RoutePipeline:
