@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ import yaml
 from infra.fleet import Simulator, Worker, child_env
 from infra.litellm_proxy import LiteLLMProxy, proxy_environment
 from infra.ports import pick_free_port
+from infra.stack import LocalStack
 from schemas.events import Tier
 from streams.bench_load import Ask, closed_loop, open_loop, summarize
 from streams.client import AskTimeout, MobiusClient
@@ -153,6 +155,19 @@ class PipelineBench:
 
         return ask
 
+    def pids(self) -> dict[str, int | None]:
+        """The processes that share the machine during a run, by role."""
+        stack = {
+            status.name: status.pid for status in LocalStack(self.settings).status(probe_clickhouse=False)
+        }
+        return {
+            "worker": self.worker_pid,
+            "simulator": self.simulator.process.pid(),
+            "kafka": stack.get("kafka"),
+            "redis": stack.get("redis"),
+            "bench_client": os.getpid(),
+        }
+
     @property
     def main_group(self) -> str:
         """The group most bench questions were routed to: the one to call through the others."""
@@ -188,13 +203,19 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
             result |= await _proxy_overhead(bench, options)
 
         simulator.controls(fixed_latency_ms=0)
-        cpu_start = cpu_seconds(bench.worker_pid)
+        pids = bench.pids()
+        cpu_start = {name: cpu_seconds(pid) for name, pid in pids.items()}
         with _profiled(bench.worker_pid, options.profile, options.seconds):
             one = await closed_loop(ask, options.concurrency, options.seconds)
         result["throughput_rps"] = round(one.rate, 1)
-        result["worker_cpu_ms_per_request"] = round(
-            (cpu_seconds(bench.worker_pid) - cpu_start) * 1000 / max(one.answered, 1), 2
-        )
+        # Where the machine's CPU went per request: on 2 cores the load generator, simulator and
+        # broker compete with the worker, and this says how much.
+        cpu_ms = {
+            name: round((cpu_seconds(pid) - cpu_start[name]) * 1000 / max(one.answered, 1), 2)
+            for name, pid in pids.items()
+        }
+        result["worker_cpu_ms_per_request"] = cpu_ms["worker"]
+        result["cpu_ms_per_request_by_process"] = cpu_ms
 
         simulator.controls(fixed_latency_ms=CONCURRENCY_LATENCY_MS)
         result["max_rps_at_1s_latency"] = await _max_rate_without_lag_growth(bench, client, options.seconds)

@@ -75,4 +75,5 @@ def summarize(prefix: str, latencies_ms: list[float], provider_ms: float) -> dic
         f"{prefix}_p50_ms": round(percentile(overheads, 50), 1),
         f"{prefix}_p95_ms": round(percentile(overheads, 95), 1),
         f"{prefix}_p99_ms": round(percentile(overheads, 99), 1),
+        f"{prefix}_samples": len(overheads),
     }
