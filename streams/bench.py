@@ -157,14 +157,12 @@ class PipelineBench:
 
     def pids(self) -> dict[str, int | None]:
         """The processes that share the machine during a run, by role."""
-        stack = {
-            status.name: status.pid for status in LocalStack(self.settings).status(probe_clickhouse=False)
-        }
+        stack = LocalStack(self.settings)  # pids only: its health probes cannot run in this loop
         return {
             "worker": self.worker_pid,
             "simulator": self.simulator.process.pid(),
-            "kafka": stack.get("kafka"),
-            "redis": stack.get("redis"),
+            "kafka": stack.kafka.process.pid() if stack.kafka else None,
+            "redis": stack.redis.process.pid() if stack.redis else None,
             "bench_client": os.getpid(),
         }
 
@@ -264,19 +262,21 @@ async def _proxy_overhead(bench: PipelineBench, options: BenchOptions) -> dict[s
 async def _max_rate_without_lag_growth(bench: PipelineBench, client: MobiusClient, seconds: float) -> int:
     """Rising open-loop rates at 1 s provider latency; the highest whose lag stops growing.
 
-    A worker that keeps up holds a steady lag (about rate x (latency + commit interval)); one that
-    does not adds (rate - capacity) every second. Each step publishes for `step` seconds, fits a
-    line to the lag sampled over its second half, and calls the rate sustained when that slope is
-    under 5% of the rate. Every step's backlog drains before the next step or phase.
+    Lag here is what Kafka tools show: end offsets minus the group's committed offsets. A worker
+    that keeps up holds it steady, a sawtooth between rate x latency (just after a commit) and one
+    commit interval more; one that does not adds (rate - capacity) every second. So each step
+    publishes for `step` seconds and compares the sawtooth's floor (the least lag) over the two
+    last thirds: the rate is sustained when the floor grew by under 10% of the arrivals between
+    them. Every step's backlog drains before the next step or phase.
     """
-    step = max(4.0, seconds / 3)
+    step = max(6.0, seconds / 3)
     probe = LagProbe(bench.settings, bench.settings.worker_group, bench.settings.topics.queries)
     await probe.start()
     sustained = 0
     try:
         for rate in CONCURRENCY_RATES:
             samples = await _publish_and_sample(client, probe, rate, step)
-            growing = _slope(samples[len(samples) // 2 :]) > 0.05 * rate
+            growing = lag_floor_growth(samples, step) > 0.1 * rate * step / 3
             if not await _drained(probe, timeout_s=180) or growing:
                 break
             sustained = rate
@@ -306,14 +306,14 @@ async def _publish_and_sample(
     return samples
 
 
-def _slope(samples: list[tuple[float, int]]) -> float:
-    """Least-squares slope of lag over time, in messages per second."""
-    if len(samples) < 2:  # noqa: PLR2004
-        return 0.0
-    mean_t = sum(t for t, _ in samples) / len(samples)
-    mean_lag = sum(lag for _, lag in samples) / len(samples)
-    spread = sum((t - mean_t) ** 2 for t, _ in samples)
-    return sum((t - mean_t) * (lag - mean_lag) for t, lag in samples) / spread if spread else 0.0
+def lag_floor_growth(samples: list[tuple[float, int]], step: float) -> int:
+    """How much the least lag grew from the middle third of a step to the last third."""
+    if not samples:
+        return 0
+    t0 = samples[0][0]
+    middle = [lag for t, lag in samples if step / 3 <= t - t0 < 2 * step / 3]
+    last = [lag for t, lag in samples if t - t0 >= 2 * step / 3]
+    return min(last) - min(middle) if middle and last else 0
 
 
 async def _drained(probe: LagProbe, timeout_s: float) -> bool:
