@@ -201,6 +201,10 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
             result |= await _proxy_overhead(bench, options)
 
         simulator.controls(fixed_latency_ms=0)
+        # Closed-loop runs start warm, like the bare Router's: a fresh worker's first thousand
+        # requests cost more (LiteLLM's lazy imports and caches, the interpreter's own warm-up).
+        warm_up = min(5.0, options.seconds)
+        await closed_loop(ask, options.concurrency, warm_up)
         pids = bench.pids()
         cpu_start = {name: cpu_seconds(pid) for name, pid in pids.items()}
         with _profiled(bench.worker_pid, options.profile, options.seconds):
@@ -227,6 +231,7 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
 
         bench.workers[1].start()
         await _wait_for_both_workers(bench)
+        await closed_loop(ask, options.concurrency * 2, warm_up)
         two = await closed_loop(ask, options.concurrency * 2, options.seconds)
         result["throughput_rps_2_workers"] = round(two.rate, 1)
         result["two_worker_scaling"] = round(two.rate / one.rate, 2) if one.rate else 0.0

@@ -42,7 +42,7 @@ async def measure(
         return True
 
     # Warm up as the worker is by then: connections open, LiteLLM's lazy imports and caches done.
-    await closed_loop(ask, concurrency, min(3.0, seconds))
+    await closed_loop(ask, concurrency, min(5.0, seconds))
     errors = 0
     cpu_start = time.process_time()
     result = await closed_loop(ask, concurrency, seconds)
