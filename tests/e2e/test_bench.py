@@ -56,7 +56,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     _ordered_overheads(report, "litellm_proxy_overhead")
 
     assert report["throughput_rps"] > 0 and report["bare_router_rps"] > 0
-    assert report["throughput_ratio"] == round(report["throughput_rps"] / report["bare_router_rps"], 3)
+    ratio = report["throughput_rps"] / report["bare_router_rps"]  # of the rounded rates: near, not equal
+    assert abs(report["throughput_ratio"] - ratio) < 0.01
     assert report["throughput_rps_2_workers"] > 0
     assert report["max_rps_at_1s_latency"] in (0, *CONCURRENCY_RATES)
     assert report["worker_cpu_ms_per_request"] > 0
