@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import faust
-import mode.loop
 from redis.asyncio import Redis
 
 from routing.attempts import AttemptLog
@@ -82,9 +81,6 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
 
 
 def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
-    # uvloop: the worker's event loop moves every Kafka, Redis and provider byte; measured with
-    # `mobius bench`, see README.
-    mode.loop.use("uvloop")
     app = create_worker_app(settings)
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         # LiteLLM logs every failed attempt itself, and some of those calls carry arguments its
