@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable
 
@@ -34,16 +35,27 @@ async def ensure_topics(
         await admin.close()
 
 
-async def topic_partitions(settings: MobiusSettings, topic: str) -> list[int]:
-    """The partition numbers of a topic, creating it first when it is missing."""
+async def topic_partitions(settings: MobiusSettings, topic: str, timeout_s: float = 30.0) -> list[int]:
+    """The partition numbers of a topic, creating it first when it is missing.
+
+    A topic created a moment ago can be described with no partitions yet (the controller has not
+    spread its metadata): wait for them rather than hand a client an empty assignment.
+    """
     await ensure_topics(settings, [topic])
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            described = await admin.describe_topics([topic])
+            partitions = sorted(p["partition"] for p in described[0]["partitions"])
+            if partitions:
+                return partitions
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"topic {topic} still shows no partitions after {timeout_s:.0f} s")
+            await asyncio.sleep(0.1)
     finally:
         await admin.close()
-    return sorted(p["partition"] for p in described[0]["partitions"])
 
 
 class LagProbe:
