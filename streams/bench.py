@@ -9,7 +9,8 @@ operator chose). The phases, in order:
 2. throughput: closed loop, zero provider latency, one worker; then bare `Router.acompletion`
    in one process; then two workers.
 3. concurrency: provider latency 1 s, rising rates; the highest one whose consumer lag holds.
-Worker memory is read before phase 1 and after phase 3 (before the second worker starts).
+Worker memory is read before phase 1, after it (warm) and after phase 3 (before the second
+worker starts).
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
         simulator.controls(fixed_latency_ms=options.latency_ms)
         latencies = await open_loop(ask, options.rate, options.seconds)
         result |= summarize("overhead", latencies, options.latency_ms)
+        result["worker_rss_mb_warm"] = rss_mb(bench.worker_pid)  # after its first thousands
         if options.with_proxy:
             result |= await _proxy_overhead(bench, options)
 
