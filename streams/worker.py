@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import faust
+import mode.loop
 from redis.asyncio import Redis
 
 from routing.attempts import AttemptLog
@@ -81,6 +82,9 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
 
 
 def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
+    # uvloop: in alternating `mobius bench` runs it took 7.2-7.3 ms of worker CPU a request
+    # against 7.7-8.9 ms on asyncio's loop, and two workers 213-220 req/s against 155-176.
+    mode.loop.use("uvloop")
     app = create_worker_app(settings)
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         # LiteLLM logs every failed attempt itself, and some of those calls carry arguments its
