@@ -31,19 +31,18 @@ from typing import Any
 import aiohttp
 import yaml
 
+from infra.errors import ServiceError
 from infra.fleet import Simulator, Worker, child_env
 from infra.litellm_proxy import LiteLLMProxy, proxy_environment
 from infra.ports import pick_free_port
 from infra.stack import LocalStack
-from schemas.events import Tier
-from streams.bench_load import Ask, closed_loop, open_loop, summarize
+from streams.bench_concurrency import max_rate_without_lag_growth
+from streams.bench_load import TIER, Ask, closed_loop, open_loop, question, summarize
 from streams.client import AskTimeout, MobiusClient
 from streams.settings import MobiusSettings, TopicNames
 from streams.topics import LagProbe, ensure_topics
 
-TIER: Tier = "enterprise"  # no cache and roomy caps: every request reaches the provider
 CONCURRENCY_LATENCY_MS = 1000
-CONCURRENCY_RATES = (50, 75, 100, 125, 150, 200, 250, 300, 400, 500)
 
 
 @dataclass(frozen=True)
@@ -121,10 +120,6 @@ def unthrottled_config(source: Path, target: Path) -> Path:
     return target
 
 
-def _question(i: int) -> list[dict[str, str]]:
-    return [{"role": "user", "content": f"bench question {uuid.uuid4().hex} {i}"}]
-
-
 class PipelineBench:
     """The pipeline under test: topics, workers and a client of its own on the shared stack."""
 
@@ -147,7 +142,7 @@ class PipelineBench:
     def ask(self, client: MobiusClient) -> Ask:
         async def ask(i: int) -> bool:
             try:
-                reply = await client.ask(_question(i), user_id=f"bench-{i % 64}", tier=TIER, timeout=60)
+                reply = await client.ask(question(i), user_id=f"bench-{i % 64}", tier=TIER, timeout=60)
             except AskTimeout:
                 return False
             if reply.model_group:
@@ -192,7 +187,7 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
     simulator = bench.simulator
     async with MobiusClient(bench.settings) as client:
         ask = bench.ask(client)
-        await client.ask(_question(-1), user_id="warm", tier=TIER, timeout=120)  # the worker has joined
+        await client.ask(question(-1), user_id="warm", tier=TIER, timeout=120)  # the worker has joined
         result["worker_rss_mb_start"] = rss_mb(bench.worker_pid)
 
         simulator.controls(fixed_latency_ms=options.latency_ms)
@@ -222,11 +217,13 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
         result["cpu_ms_per_request_by_process"] = cpu_ms
 
         simulator.controls(fixed_latency_ms=CONCURRENCY_LATENCY_MS)
-        result["max_rps_at_1s_latency"] = await _max_rate_without_lag_growth(bench, client, options.seconds)
+        result["max_rps_at_1s_latency"] = await max_rate_without_lag_growth(
+            bench.settings, client, options.seconds
+        )
         result["worker_rss_mb_end"] = rss_mb(bench.worker_pid)
 
         simulator.controls(fixed_latency_ms=0)
-        bare = _bare_router(bench, options)
+        bare = await asyncio.to_thread(_bare_router, bench, options)
         result["bare_router_rps"] = bare["rps"]
         result["bare_router_cpu_ms_per_request"] = bare["cpu_ms_per_request"]
         result["throughput_ratio"] = round(one.rate / bare["rps"], 3) if bare["rps"] else 0.0
@@ -253,10 +250,13 @@ async def _proxy_overhead(bench: PipelineBench, options: BenchOptions) -> dict[s
         async with aiohttp.ClientSession(headers=headers, connector=limits) as http:
 
             async def ask(i: int) -> bool:
-                body = {"model": bench.main_group, "messages": _question(i), "max_tokens": max_tokens}
-                async with http.post(f"{proxy.url}/v1/chat/completions", json=body) as reply:
-                    await reply.read()
-                    return reply.status == 200  # noqa: PLR2004
+                body = {"model": bench.main_group, "messages": question(i), "max_tokens": max_tokens}
+                try:
+                    async with http.post(f"{proxy.url}/v1/chat/completions", json=body) as reply:
+                        await reply.read()
+                        return reply.status == 200  # noqa: PLR2004
+                except (aiohttp.ClientError, TimeoutError):
+                    return False  # counted as unanswered, like a pipeline ask that times out
 
             await ask(-1)
             latencies = await open_loop(ask, options.rate, options.seconds)
@@ -264,72 +264,6 @@ async def _proxy_overhead(bench: PipelineBench, options: BenchOptions) -> dict[s
         proxy.stop()
     summary = summarize("litellm_proxy_overhead", latencies, options.latency_ms)
     return summary | {"litellm_proxy_group": bench.main_group}
-
-
-async def _max_rate_without_lag_growth(bench: PipelineBench, client: MobiusClient, seconds: float) -> int:
-    """Rising open-loop rates at 1 s provider latency; the highest whose lag stops growing.
-
-    Lag here is what Kafka tools show: end offsets minus the group's committed offsets. A worker
-    that keeps up holds it steady, a sawtooth between rate x latency (just after a commit) and one
-    commit interval more; one that does not adds (rate - capacity) every second. So each step
-    publishes for `step` seconds and compares the sawtooth's floor (the least lag) over the two
-    last thirds: the rate is sustained when the floor grew by under 10% of the arrivals between
-    them. Every step's backlog drains before the next step or phase.
-    """
-    step = max(6.0, seconds / 3)
-    probe = LagProbe(bench.settings, bench.settings.worker_group, bench.settings.topics.queries)
-    await probe.start()
-    sustained = 0
-    try:
-        for rate in CONCURRENCY_RATES:
-            samples = await _publish_and_sample(client, probe, rate, step)
-            growing = lag_floor_growth(samples, step) > 0.1 * rate * step / 3
-            if not await _drained(probe, timeout_s=180) or growing:
-                break
-            sustained = rate
-    finally:
-        await probe.stop()
-    return sustained
-
-
-async def _publish_and_sample(
-    client: MobiusClient, probe: LagProbe, rate: float, seconds: float
-) -> list[tuple[float, int]]:
-    samples: list[tuple[float, int]] = []
-
-    async def sample() -> None:
-        while True:
-            samples.append((time.perf_counter(), await probe.lag()))
-            await asyncio.sleep(0.25)
-
-    sampler = asyncio.create_task(sample())
-    t0 = time.perf_counter()
-    sends = []
-    for i in range(int(rate * seconds)):
-        await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
-        sends.append(asyncio.create_task(client.publish(_question(i), user_id=f"bench-{i % 64}", tier=TIER)))
-    await asyncio.gather(*sends)
-    sampler.cancel()
-    return samples
-
-
-def lag_floor_growth(samples: list[tuple[float, int]], step: float) -> int:
-    """How much the least lag grew from the middle third of a step to the last third."""
-    if not samples:
-        return 0
-    t0 = samples[0][0]
-    middle = [lag for t, lag in samples if step / 3 <= t - t0 < 2 * step / 3]
-    last = [lag for t, lag in samples if t - t0 >= 2 * step / 3]
-    return min(last) - min(middle) if middle and last else 0
-
-
-async def _drained(probe: LagProbe, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await probe.lag() == 0:
-            return True
-        await asyncio.sleep(0.5)
-    return False
 
 
 def _bare_router(bench: PipelineBench, options: BenchOptions) -> dict[str, float]:
@@ -342,7 +276,9 @@ def _bare_router(bench: PipelineBench, options: BenchOptions) -> dict[str, float
         "--concurrency", str(options.concurrency), "--max-tokens", str(max_tokens),
     ]  # fmt: skip
     env = child_env(bench.settings, **bench.simulator.provider_env())
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)  # noqa: S603
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise ServiceError(f"the bare Router benchmark failed:\n{done.stderr.strip()[-2000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -358,4 +294,4 @@ async def _wait_for_both_workers(bench: PipelineBench, timeout_s: float = 90) ->
             await asyncio.sleep(0.5)
     finally:
         await probe.stop()
-    raise TimeoutError(f"the bench's second worker did not join in {timeout_s:.0f} s")
+    raise ServiceError(f"the bench's second worker did not join in {timeout_s:.0f} s")

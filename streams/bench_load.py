@@ -11,10 +11,19 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from schemas.events import Tier
+
 Ask = Callable[[int], Awaitable[bool]]
+TIER: Tier = "enterprise"  # no cache and roomy caps: every bench request reaches the provider
+
+
+def question(i: int) -> list[dict[str, str]]:
+    """A distinct question each time (nothing can be answered from a cache)."""
+    return [{"role": "user", "content": f"bench question {uuid.uuid4().hex} {i}"}]
 
 
 @dataclass(frozen=True)

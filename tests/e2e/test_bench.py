@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from streams.bench import CONCURRENCY_RATES
+from streams.bench_concurrency import RATES
 from streams.settings import settings_env
 from tests.support import local_settings, processes_under, run_mobius
 
@@ -59,7 +59,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     ratio = report["throughput_rps"] / report["bare_router_rps"]  # of the rounded rates: near, not equal
     assert abs(report["throughput_ratio"] - ratio) < 0.01
     assert report["throughput_rps_2_workers"] > 0
-    assert report["max_rps_at_1s_latency"] in (0, *CONCURRENCY_RATES)
+    assert report["max_rps_at_1s_latency"] in (0, *RATES)
     assert report["worker_cpu_ms_per_request"] > 0
 
     assert report["ingest_rows_per_s"] > 0

@@ -1,4 +1,4 @@
-from streams.bench import lag_floor_growth
+from streams.bench_concurrency import lag_floor_growth
 
 STEP = 12.0
 
