@@ -28,10 +28,12 @@ pytestmark = [
 def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LLMGateway]:
     simulator = Simulator(pick_free_port(), tmp_path / "simulator")
     simulator.start(latency_scale=0.01)
-    for name, value in simulator.provider_env().items():
-        monkeypatch.setenv(name, value)  # the config's os.environ/ references, read at Router build
-    yield LLMGateway(load_router_config(DEFAULT_ROUTER_CONFIG), AttemptLog())
-    simulator.stop()
+    try:  # a failure building the gateway must not leave the simulator running
+        for name, value in simulator.provider_env().items():
+            monkeypatch.setenv(name, value)  # the config's os.environ/ references, read at Router build
+        yield LLMGateway(load_router_config(DEFAULT_ROUTER_CONFIG), AttemptLog())
+    finally:
+        simulator.stop()
 
 
 def test_default_config_skips_the_check_below_half_the_smallest_reachable_window(gateway: LLMGateway) -> None:
