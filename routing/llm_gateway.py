@@ -75,7 +75,8 @@ class LLMGateway:
         # deployment's window, on every call (a fifth of the worker's CPU under `mobius bench
         # --profile`), and can only drop deployments too small for the prompt. Prompts the
         # pipeline has counted and that fit everywhere they could go use a twin Router without
-        # it; rate limits and cooldowns live in Redis, so both Routers share them.
+        # it. Both keep rate limits and cooldowns in Redis under the same deployment ids, so they
+        # share them as the workers do.
         self._unchecked = self.router
         if config.router_settings.get("enable_pre_call_checks"):
             self._unchecked = build_router(config, redis, enable_pre_call_checks=False)
