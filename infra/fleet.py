@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.errors import PortInUse, ServiceFailedToStart
+from infra.errors import PortInUse
 from infra.ports import port_is_free
 from infra.procs import ManagedProcess
 from streams.settings import MobiusSettings, settings_env
@@ -48,16 +47,14 @@ class Simulator:
                 str(latency_scale),
             ]
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.process.is_running():
-                raise ServiceFailedToStart(f"the simulator exited:\n{self.process.log_tail()}")
-            try:
-                self.call("GET", "/health")
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise ServiceFailedToStart(f"the simulator did not answer within {timeout_s:.0f} s")
+        self.process.wait_ready(self._answers, "the provider simulator", timeout_s)
+
+    def _answers(self) -> bool:
+        try:
+            self.call("GET", "/health")
+        except OSError:
+            return False
+        return True
 
     def stop(self) -> bool:
         return self.process.stop(timeout_s=10)

@@ -11,7 +11,6 @@ import base64
 import re
 import shutil
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +133,8 @@ class KafkaBroker:
         self._format_storage(java)
         properties = str(self.cfg.run_dir / "server.properties")
         self.process.start(self._java_argv(java, "kafka.Kafka", properties))
-        self.wait_ready(ready_timeout_s)
+        what = f"Kafka (a metadata response; log {self.cfg.run_dir / 'server.log'})"
+        self.process.wait_ready(lambda: self.healthy(timeout_s=2.0), what, ready_timeout_s, poll_s=0.2)
         return True
 
     def stop(self) -> bool:
@@ -145,23 +145,6 @@ class KafkaBroker:
             return asyncio.run(_metadata_brokers(self.bootstrap, timeout_s)) > 0
         except Exception:  # noqa: BLE001 - any failure to answer means not healthy
             return False
-
-    def wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.process.is_running():
-                raise ServiceFailedToStart(
-                    f"Kafka exited during start; see {self.cfg.run_dir / 'server.log'}.\n"
-                    f"{self.process.log_tail()}"
-                )
-            if self.healthy(timeout_s=2.0):
-                return
-            time.sleep(0.2)
-        self.process.stop()
-        raise ServiceFailedToStart(
-            f"Kafka gave no metadata response within {timeout_s:.0f} s; "
-            f"see {self.cfg.run_dir / 'server.log'}."
-        )
 
     def ensure_jars(self) -> Path:
         """Fetch the broker's jars with Maven once; later calls find them in the cache."""

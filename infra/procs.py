@@ -13,9 +13,11 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from infra.errors import ServiceFailedToStart
 
 # Children started by this process, kept so they are reaped (not left as zombies or warned
 # about as "still running") when this same process stops them, as tests do.
@@ -64,6 +66,21 @@ class ManagedProcess:
 
     def is_running(self) -> bool:
         return self.pid() is not None
+
+    def wait_ready(self, ready: Callable[[], bool], what: str, timeout_s: float, poll_s: float = 0.1) -> None:
+        """Poll `ready()` until true. A process that exits meanwhile, or is still not ready at the
+        deadline (then it is stopped: nothing half-started is left), is a ServiceFailedToStart
+        naming `what`, with the tail of its log."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise ServiceFailedToStart(f"{what} exited during start:\n{self.log_tail()}")
+            if ready():
+                return
+            time.sleep(poll_s)
+        tail = self.log_tail()
+        self.stop()
+        raise ServiceFailedToStart(f"{what} was not ready within {timeout_s:.0f} s:\n{tail}")
 
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop gracefully, then forcibly; True when a process was running."""

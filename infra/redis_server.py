@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from infra.errors import PortInUse, ServiceFailedToStart, ToolMissing
+from infra.errors import PortInUse, ToolMissing
 from infra.ports import port_is_free
 from infra.procs import ManagedProcess
 
@@ -67,7 +66,7 @@ class RedisServer:
         conf = self.cfg.run_dir / "redis.conf"
         conf.write_text(render_redis_conf(self.cfg))
         self.process.start([binary, str(conf)])
-        self.wait_ready(ready_timeout_s)
+        self.process.wait_ready(self.healthy, "redis-server (PING)", ready_timeout_s, poll_s=0.05)
         return True
 
     def stop(self) -> bool:
@@ -81,14 +80,3 @@ class RedisServer:
             return False
         finally:
             client.close()
-
-    def wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.process.is_running():
-                raise ServiceFailedToStart(f"redis-server exited during start:\n{self.process.log_tail()}")
-            if self.healthy():
-                return
-            time.sleep(0.05)
-        self.process.stop()
-        raise ServiceFailedToStart(f"redis-server did not answer PING within {timeout_s:.0f} s")

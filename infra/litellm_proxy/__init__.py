@@ -14,7 +14,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -89,15 +88,7 @@ class LiteLLMProxy:
         }
         argv = [str(command), "--config", str(config_file), "--host", "127.0.0.1", "--port", str(self.port)]
         self.process.start(argv, env=env)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.process.is_running():
-                raise ServiceError(f"LiteLLM's proxy exited at start:\n{self.process.log_tail()}")
-            if self._live():
-                return
-            time.sleep(0.5)
-        self.process.stop()
-        raise ServiceError(f"LiteLLM's proxy was not ready in {timeout_s:.0f} s:\n{self.process.log_tail()}")
+        self.process.wait_ready(self._live, "LiteLLM's proxy", timeout_s, poll_s=0.5)
 
     def _live(self) -> bool:
         try:
