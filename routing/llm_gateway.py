@@ -72,8 +72,8 @@ class LLMGateway:
         self.groups = config.groups
         self.router = build_router(config, redis)
         # LiteLLM's pre-call check counts every prompt's tokens again and looks up each
-        # deployment's window, on every call (a fifth of the worker's CPU under `mobius bench
-        # --profile`), and can only drop deployments too small for the prompt. Prompts the
+        # deployment's window, on every call (~15% of the worker's samples under `mobius
+        # bench --profile`), and can only drop deployments too small for the prompt. Prompts the
         # pipeline has counted and that fit everywhere they could go use a twin Router without
         # it. Both keep rate limits and cooldowns in Redis under the same deployment ids, so they
         # share them as the workers do.
