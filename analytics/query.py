@@ -23,7 +23,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from analytics.clickhouse import ClickHouseUnavailable, EngineLocked, connect
-from streams.settings import MobiusSettings
+from analytics.config import ClickHouseConfig
 
 SINK_START_GRACE_S = 30.0
 
@@ -46,18 +46,18 @@ def run_query(client: Client, sql: str, parameters: dict[str, Any] | None = None
     return QueryResult(tuple(result.column_names), tuple(tuple(row) for row in result.result_rows))
 
 
-def run_sql(settings: MobiusSettings, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+def run_sql(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
     """Run SQL wherever the data is; see the module docstring for the embedded case."""
-    if not settings.clickhouse_embedded:
-        return _query_directly(settings, sql, parameters)
+    if not ch.embedded:
+        return _query_directly(ch, sql, parameters)
     deadline = time.monotonic() + SINK_START_GRACE_S
     while True:
         try:
-            return _ask_sink(settings.analytics_query_port, sql, parameters or {})
+            return _ask_sink(ch.query_port, sql, parameters or {})
         except ConnectionRefusedError:
             pass  # no sink answering: open the engine ourselves
         try:
-            return _query_directly(settings, sql, parameters)
+            return _query_directly(ch, sql, parameters)
         except EngineLocked:
             # A sink holds the path but is not answering yet (it is starting): ask it again.
             if time.monotonic() > deadline:
@@ -65,8 +65,8 @@ def run_sql(settings: MobiusSettings, sql: str, parameters: dict[str, Any] | Non
             time.sleep(0.2)
 
 
-def _query_directly(settings: MobiusSettings, sql: str, parameters: dict[str, Any] | None) -> QueryResult:
-    client = connect(settings.clickhouse_dsn, settings.clickhouse_password)
+def _query_directly(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None) -> QueryResult:
+    client = connect(ch.dsn, ch.password)
     try:
         return run_query(client, sql, parameters)
     finally:

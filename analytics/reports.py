@@ -17,8 +17,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: servers have no display
 import matplotlib.pyplot as plt
 
+from analytics.config import ClickHouseConfig
 from analytics.query import QueryResult, run_sql
-from streams.settings import MobiusSettings
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
 _SINCE = re.compile(r"^(\d+)([smhdw])$")
@@ -62,8 +62,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) - delta
 
 
-def run_report(settings: MobiusSettings, query: SavedQuery, since: datetime) -> QueryResult:
-    return run_sql(settings, query.sql, {"since": since})
+def run_report(ch: ClickHouseConfig, query: SavedQuery, since: datetime) -> QueryResult:
+    return run_sql(ch, query.sql, {"since": since})
 
 
 def draw(query: SavedQuery, result: QueryResult, path: Path) -> None:

@@ -29,46 +29,55 @@ from analytics.rows import completion_row
 from analytics.writer import RowWriter
 from schemas.codec import DecodeError
 from schemas.events import decode_completion
+from schemas.vocabulary import DLQ_REASON, DLQ_SOURCE
+from streams.config import KafkaConfig, TopicNames
 from streams.kafka_options import client_options
-from streams.settings import MobiusSettings
+from streams.retrying import until_done
 from streams.topics import topic_partitions
 
 logger = logging.getLogger("mobius.analytics.sink")
 SINK_GROUP = "mobius-analytics-sink"
-MAX_RETRY_PAUSE_S = 5.0
 
 
 @dataclass(frozen=True)
 class SinkConfig:
+    """How big and how old a batch may grow, and the consumer group whose offsets the sink commits."""
+
     max_rows: int = 5000
     max_wait_s: float = 0.5
     group_id: str = SINK_GROUP
 
 
 class CompletionSink:
+    """Reads completion records and writes them to ClickHouse in batches; see the module docstring."""
+
     def __init__(
         self,
-        settings: MobiusSettings,
+        kafka: KafkaConfig,
+        topics: TopicNames,
         writer: RowWriter,
         intent: IntentFile,
+        *,
         config: SinkConfig | None = None,
         db_lock: threading.Lock | None = None,
     ) -> None:
-        self.settings = settings
-        self.topic = settings.topics.completions
+        self.kafka = kafka
+        self.topics = topics
+        self.topic = topics.completions
         self.writer = writer
         self.intent = intent
         self.config = config or SinkConfig()
         self.db_lock = db_lock or threading.Lock()
         self.rows_written = 0
         self.batches_written = 0
-        options = client_options(settings)
+        self.records_committed = 0  # offsets committed: records read, written or skipped as repeats
+        options = client_options(kafka)
         self._consumer = AIOKafkaConsumer(
             **options,
             group_id=self.config.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_partition_fetch_bytes=settings.kafka_max_message_bytes,
+            max_partition_fetch_bytes=kafka.max_message_bytes,
         )
         self._producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
         self._partitions: list[TopicPartition] = []
@@ -80,7 +89,7 @@ class CompletionSink:
         await self._producer.start()
         try:
             self._partitions = [
-                TopicPartition(self.topic, p) for p in await topic_partitions(self.settings, self.topic)
+                TopicPartition(self.topic, p) for p in await topic_partitions(self.kafka, self.topic)
             ]
             self._consumer.assign(self._partitions)
             await self._replay_pending()
@@ -151,28 +160,23 @@ class CompletionSink:
             reason = f"undecodable completion record: {type(exc).__name__}: {exc}"
             logger.warning("%s at %s[%d]@%d", reason, record.topic, record.partition, record.offset)
             headers = [
-                ("mobius.dlq.reason", reason.encode()),
-                ("mobius.dlq.source", f"{record.topic}[{record.partition}]@{record.offset}".encode()),
+                (DLQ_REASON, reason.encode()),
+                (DLQ_SOURCE, f"{record.topic}[{record.partition}]@{record.offset}".encode()),
             ]
             await self._producer.send_and_wait(
-                self.settings.topics.dlq, record.value or b"", key=record.key, headers=headers
+                self.topics.dlq, record.value or b"", key=record.key, headers=headers
             )
             return None
 
     async def _write_until_done(self, rows: list[list[object]], token: str) -> None:
-        pause = 0.2
-        while True:
-            try:
-                await asyncio.to_thread(self._locked_write, rows, token)
-                self.rows_written += len(rows)
-                self.batches_written += 1
-                return
-            except ClickHouseUnavailable as exc:
-                logger.warning(
-                    "ClickHouse unavailable (%s); retrying in %.1f s, Kafka keeps the records", exc, pause
-                )
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_RETRY_PAUSE_S)
+        """Insert, retrying while ClickHouse is away (Kafka keeps the records meanwhile)."""
+
+        async def write() -> None:
+            await asyncio.to_thread(self._locked_write, rows, token)
+
+        await until_done(write, retry_on=ClickHouseUnavailable, what="insert into ClickHouse", logger=logger)
+        self.rows_written += len(rows)
+        self.batches_written += 1
 
     def _locked_write(self, rows: list[list[object]], token: str) -> None:
         if not rows:
@@ -182,12 +186,9 @@ class CompletionSink:
 
     async def _commit(self, pending: PendingBatch) -> None:
         offsets = {TopicPartition(self.topic, p): last + 1 for p, (_, last) in pending.ranges.items()}
-        pause = 0.2
-        while True:
-            try:
-                await self._consumer.commit(offsets)
-                return
-            except KafkaError:
-                logger.warning("offset commit failed; retrying in %.1f s", pause, exc_info=True)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_RETRY_PAUSE_S)
+
+        async def commit() -> None:
+            await self._consumer.commit(offsets)
+
+        await until_done(commit, retry_on=KafkaError, what="offset commit", logger=logger)
+        self.records_committed += sum(last - first + 1 for first, last in pending.ranges.values())

@@ -1,4 +1,4 @@
-"""The ClickHouse side of the sink: one idempotent insert per batch."""
+"""The ClickHouse side of the sink: one idempotent insert per batch, each request counted once."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from analytics.clickhouse import ClickHouseUnavailable
 from analytics.rows import COLUMNS
 
+_REQUEST_ID = COLUMNS.index("request_id")
+_CREATED_AT = COLUMNS.index("created_at")
+
 
 class RowWriter(Protocol):
     def write(self, rows: Sequence[Sequence[Any]], token: str) -> None:
@@ -18,9 +21,18 @@ class RowWriter(Protocol):
 
 
 class CompletionsWriter:
+    """Inserts completion rows, skipping request ids the table (or the batch) already holds.
+
+    A worker that dies after publishing a query's records but before committing its offset makes
+    the next owner re-send the same records (from the reply store): the same request id with the
+    same created_at. Dropping those here, before the insert, keeps both the table and the rollup
+    views (which see inserts, not merges) at one row per request.
+    """
+
     def __init__(self, client: Client, table: str = "completions") -> None:
         self.client = client
         self.table = table
+        self.duplicates_skipped = 0
 
     def write(self, rows: Sequence[Sequence[Any]], token: str) -> None:
         settings = {
@@ -29,6 +41,25 @@ class CompletionsWriter:
             "deduplicate_blocks_in_dependent_materialized_views": 1,
         }
         try:
-            self.client.insert(self.table, list(rows), column_names=list(COLUMNS), settings=settings)
+            fresh = self._unseen(rows)
+            if fresh:
+                self.client.insert(self.table, fresh, column_names=list(COLUMNS), settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise ClickHouseUnavailable(f"insert into {self.table} failed: {exc}") from exc
+        self.duplicates_skipped += len(rows) - len(fresh)
+
+    def _unseen(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        first: dict[str, Sequence[Any]] = {}
+        for row in rows:
+            first.setdefault(row[_REQUEST_ID], row)
+        if not first:
+            return []
+        created = [row[_CREATED_AT] for row in first.values()]
+        known = self.client.query(
+            f"SELECT DISTINCT request_id FROM {self.table} "  # noqa: S608 - our own table name
+            "WHERE created_at BETWEEN {lo:DateTime64(3, 'UTC')} AND {hi:DateTime64(3, 'UTC')} "
+            "AND request_id IN {ids:Array(String)}",
+            parameters={"lo": min(created), "hi": max(created), "ids": list(first)},
+        )
+        seen = {row[0] for row in known.result_rows}
+        return [row for request_id, row in first.items() if request_id not in seen]

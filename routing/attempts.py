@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
 from routing.errors import error_code
 from routing.fallback_monitor import FallbackMonitor
+from schemas.vocabulary import RouterAlertKind
 
 logger = logging.getLogger("mobius.routing")
 REQUEST_ID_KEY = "mobius_request_id"
-RouterAlert = Literal["fallback_storm", "deployment_cooldown"]
+RouterAlert = RouterAlertKind
 # Failures that say something about the request, not the deployment: LiteLLM does not cool down for them.
 CALLER_ERRORS = frozenset({"context_window_exceeded", "content_policy", "bad_request"})
 

@@ -2,7 +2,7 @@
 
 Money is integer nano-USD throughout. A request reserves its estimated cost against every cap
 that applies before the provider is called, and settles to the exact cost afterwards; the
-reservation and the check are one atomic step in Redis (streams/budget_store.py), so concurrent
+reservation and the check are one atomic step in Redis (streams/stores/budgets.py), so concurrent
 requests on any number of workers never overshoot a cap by more than one request's estimate.
 """
 
@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from routing.router_config import BudgetSettings, Tier
+from routing.router_config import BudgetSettings
+from schemas.vocabulary import Tier
 
 NANO_PER_USD = 10**9
 Scope = Literal["user", "org"]
@@ -22,14 +23,14 @@ Period = Literal["day", "month"]
 
 @dataclass(frozen=True)
 class Cap:
-    """One cap that applies to a request: its spend counter, default limit and override."""
+    """One cap that applies to a request: whose, which window, its default limit (overrides live
+    in the store) and when the window resets."""
 
     scope: Scope
     subject: str
     period: Period
+    window: str  # "2026-11-29" for a day, "2026-11" for a month
     default_limit_nano: int
-    counter_key: str
-    override_key: str  # a Redis hash; field `day_nano` or `month_nano` overrides the default
     resets_at: datetime
     ttl_s: int
 
@@ -75,9 +76,8 @@ def _cap(scope: Scope, subject: str, period: Period, limit_nano: int, now: datet
         scope=scope,
         subject=subject,
         period=period,
+        window=window,
         default_limit_nano=limit_nano,
-        counter_key=f"mobius:spend:{scope}:{subject}:{window}",
-        override_key=f"mobius:budget:{scope}:{subject}",
         resets_at=resets,
         ttl_s=ttl,
     )
@@ -85,12 +85,16 @@ def _cap(scope: Scope, subject: str, period: Period, limit_nano: int, now: datet
 
 @dataclass(frozen=True)
 class Reservation:
-    """What was held against the caps; settle it with the exact cost (0 when nothing was spent)."""
+    """What one request holds against its caps; settle it with the exact cost (0 when nothing
+    was spent). A request delivered again re-uses its reservation (`reused`) instead of holding
+    a second one, so a crash never charges twice."""
 
+    request_id: str
     caps: tuple[Cap, ...]
     amount_nano: int
     downgraded: bool
     levels: tuple[tuple[int, int], ...] = ()  # per cap: (spent before this reservation, limit)
+    reused: bool = False
 
     def crossed(self, share: float) -> list[Cap]:
         """The caps this reservation carried past `share` of their limit."""

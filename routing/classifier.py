@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-QueryType = Literal["simple", "complex", "long_context", "code"]
+from schemas.vocabulary import QueryType
 
 MANY_CODE_SIGNS = 2  # two code-looking lines make code even without the word "code"
 _CODE_FENCE = re.compile(r"```")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -17,21 +18,14 @@ from typing import Any
 import litellm
 from litellm.router import Router
 
-from routing.attempts import AttemptLog
+from routing.attempts import AttemptLog, FailedAttempt
 from routing.errors import error_code
 from routing.outcomes import LLMError, LLMResult
 from routing.price_map import model_info, token_prices
-from routing.router_config import RouterConfig
+from routing.router_config import RedisParams, RouterConfig
 
 logger = logging.getLogger(__name__)
 NANO = Decimal(10**9)
-
-
-@dataclass(frozen=True)
-class RedisParams:
-    host: str
-    port: int
-    password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +59,8 @@ def build_router(config: RouterConfig, redis: RedisParams | None = None, **overr
 
 
 class LLMGateway:
+    """The pipeline's Completer: LiteLLM's Router behind one `complete` call, with exact costs."""
+
     def __init__(self, config: RouterConfig, attempts: AttemptLog, redis: RedisParams | None = None) -> None:
         if attempts not in litellm.callbacks:
             litellm.callbacks.append(attempts)
@@ -114,47 +110,28 @@ class LLMGateway:
     ) -> LLMResult:
         """One call through LiteLLM; `prompt_tokens`, when the caller counted them, lets a prompt
         that fits every reachable deployment skip LiteLLM's pre-call window check."""
-        router = self.router
-        if prompt_tokens is not None and prompt_tokens <= self._unchecked_max_tokens.get(group, -1):
-            router = self._unchecked
         started = time.perf_counter()
         try:
-            response = await router.acompletion(
+            response = await self._router_for(group, prompt_tokens).acompletion(
                 model=group,
                 messages=messages,
                 max_tokens=max_tokens,
                 metadata={"mobius_request_id": request_id},
             )
         except Exception as exc:  # LiteLLM raises its own tree plus httpx/openai errors
-            failures = self.attempts.pop(request_id)
-            # The first failure is the cause; later ones are often just "no deployment left".
-            code = failures[0].code if failures else error_code(exc)
-            text = str(exc).splitlines()[0][:400] if str(exc) else type(exc).__name__
-            raise LLMError(code, text, [f.model for f in failures]) from exc
+            raise failure_of(exc, self.attempts.pop(request_id)) from exc
         latency_ms = int((time.perf_counter() - started) * 1000)
-        failed = [f.model for f in self.attempts.pop(request_id)]
-        hidden = response._hidden_params
-        headers = hidden.get("additional_headers") or {}
-        model_id = str(hidden.get("model_id"))
-        model = str(hidden.get("litellm_model_name") or response.model)
-        usage = response.usage
-        prompt_tokens = int(usage.prompt_tokens or 0)
-        completion_tokens = int(usage.completion_tokens or 0)
-        price = self._prices.get(model_id) or deployment_price({"model": model})
-        return LLMResult(
-            content=str(response.choices[0].message.content or ""),
-            group=str(headers.get("x-litellm-model-group") or self._groups.get(model_id, group)),
-            model=model,
-            provider=model.split("/", 1)[0] if "/" in model else str(hidden.get("custom_llm_provider")),
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            cost_nano_usd=price.cost_nano_usd(prompt_tokens, completion_tokens),
-            provider_latency_ms=latency_ms,
-            attempted_models=(*failed, model),
-            # Every failed attempt moved the request on: to another deployment or a fallback group.
-            fallbacks=max(len(failed), int(headers.get("x-litellm-attempted-fallbacks") or 0)),
-            retries=int(headers.get("x-litellm-attempted-retries") or 0),
+        failed = tuple(f.model for f in self.attempts.pop(request_id))
+        model_id = str(response._hidden_params.get("model_id"))
+        answered_by = Deployment(
+            self._groups.get(model_id, group), self._prices.get(model_id), failed, latency_ms
         )
+        return result_of(response, answered_by)
+
+    def _router_for(self, group: str, prompt_tokens: int | None) -> Any:
+        if prompt_tokens is not None and prompt_tokens <= self._unchecked_max_tokens.get(group, -1):
+            return self._unchecked
+        return self.router
 
     def estimate_nano(self, group: str, prompt_tokens: int, max_tokens: int) -> int:
         """The most this call can cost: all of max_tokens, at the group's dearest deployment."""
@@ -164,6 +141,50 @@ class LLMGateway:
         """The dearest deployment's price in a group: the conservative figure for estimates."""
         prices = [p for mid, p in self._prices.items() if self._groups[mid] == group]
         return max(prices, key=lambda p: p.input + p.output)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the gateway knows of the call that answered: its group, price, the failed attempts
+    before it and how long it all took."""
+
+    group: str
+    price: Price | None
+    failed: tuple[str, ...]
+    latency_ms: int
+
+
+def result_of(response: Any, call: Deployment) -> LLMResult:
+    """LiteLLM's ModelResponse as our LLMResult, with the exact cost at the deployment's price."""
+    hidden = response._hidden_params
+    headers = hidden.get("additional_headers") or {}
+    model = str(hidden.get("litellm_model_name") or response.model)
+    usage = response.usage
+    prompt_tokens = int(usage.prompt_tokens or 0)
+    completion_tokens = int(usage.completion_tokens or 0)
+    price = call.price or deployment_price({"model": model})
+    return LLMResult(
+        content=str(response.choices[0].message.content or ""),
+        group=str(headers.get("x-litellm-model-group") or call.group),
+        model=model,
+        provider=model.split("/", 1)[0] if "/" in model else str(hidden.get("custom_llm_provider")),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_nano_usd=price.cost_nano_usd(prompt_tokens, completion_tokens),
+        provider_latency_ms=call.latency_ms,
+        attempted_models=(*call.failed, model),
+        # Every failed attempt moved the request on: to another deployment or a fallback group.
+        fallbacks=max(len(call.failed), int(headers.get("x-litellm-attempted-fallbacks") or 0)),
+        retries=int(headers.get("x-litellm-attempted-retries") or 0),
+    )
+
+
+def failure_of(exc: Exception, failures: Sequence[FailedAttempt]) -> LLMError:
+    """The error a caller sees when every deployment and fallback failed."""
+    # The first failure is the cause; later ones are often just "no deployment left".
+    code = failures[0].code if failures else error_code(exc)
+    text = str(exc).splitlines()[0][:400] if str(exc) else type(exc).__name__
+    return LLMError(code, text, [f.model for f in failures])
 
 
 def deployment_price(params: dict[str, Any]) -> Price:

@@ -8,18 +8,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from routing.classifier import Classification, QueryType
-from routing.router_config import MobiusPolicy, RoutingRule, Tier
+from routing.classifier import Classification
+from routing.router_config import MobiusPolicy, RoutingRule
+from schemas.vocabulary import QueryType, Tier
 
 
 @dataclass(frozen=True)
 class RouteDecision:
+    """Where a query goes, with how many tokens, and why."""
+
     group: str
     query_type: QueryType
     complexity: float
     prompt_tokens: int
     max_tokens: int
     reason: str
+    budget_downgraded: bool = False  # moved to a cheaper group near a spend cap
 
 
 class RouteRejected(Exception):

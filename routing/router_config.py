@@ -7,14 +7,14 @@ checked here, so a typo fails at start with the file and the reason, not at the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Tier = Literal["free", "pro", "enterprise"]
-QueryType = Literal["simple", "complex", "long_context", "code"]
+from schemas.vocabulary import QueryType, Tier
 
 
 class RouterConfigError(Exception):
@@ -146,3 +146,12 @@ def load_router_config(path: Path) -> RouterConfig:
         return RouterConfig.model_validate(raw)
     except ValidationError as exc:
         raise RouterConfigError(f"router config {path} is invalid:\n{exc}") from exc
+
+
+@dataclass(frozen=True)
+class RedisParams:
+    """Where LiteLLM's Router keeps rpm/tpm counters and cooldowns, shared by every worker."""
+
+    host: str
+    port: int
+    password: str | None = None

@@ -12,9 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.codec import AvroCodec, DecodeError
+from schemas.vocabulary import AlertKind, QueryType, Tier
 
-Tier = Literal["free", "pro", "enterprise"]
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+MAX_REQUEST_ID = 200  # identifiers become Kafka keys and Redis keys: bounded before any use
+MAX_REASON = 1000  # a dead letter's reason, whatever the input it quotes
 
 
 def now_utc() -> datetime:
@@ -33,13 +35,13 @@ class ChatMessage(_Record):
 
 
 class QueryHints(_Record):
-    query_type: Literal["simple", "complex", "long_context", "code"] | None = None
+    query_type: QueryType | None = None
     max_tokens: int | None = Field(default=None, gt=0)
     model_group: str | None = None
 
 
 class QueryEvent(_Record):
-    request_id: str = Field(min_length=1, max_length=200)
+    request_id: str = Field(min_length=1, max_length=MAX_REQUEST_ID)
     created_at: datetime
     user_id: str = Field(min_length=1)
     org_id: str | None = None
@@ -120,7 +122,7 @@ class CompletionRecord(_Record):
 
 class AlertEvent(_Record):
     alert_id: str
-    kind: Literal["fallback_storm", "deployment_cooldown", "budget_near_cap", "budget_exceeded"]
+    kind: AlertKind
     subject: str
     message: str
     details: dict[str, str] = Field(default_factory=dict)
@@ -135,6 +137,8 @@ class MalformedEvent(Exception):
         super().__init__(reason)
         self.reason = reason
         self.request_id = _readable(raw, "request_id")
+        if self.request_id is not None and len(self.request_id) > MAX_REQUEST_ID:
+            self.request_id = None
         self.reply_to = _readable(raw, "reply_to")
         if self.reply_to is not None and not TOPIC_NAME.match(self.reply_to):
             self.reply_to = None
@@ -195,6 +199,6 @@ def _explain(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"]) or "event"
-        got = f" (got {error['input']!r})" if error["type"] == "literal_error" else ""
+        got = f" (got {error['input']!r:.100})" if error["type"] == "literal_error" else ""
         parts.append(f"{where}: {error['msg']}{got}")
-    return "invalid QueryEvent: " + "; ".join(parts)
+    return ("invalid QueryEvent: " + "; ".join(parts))[:MAX_REASON]

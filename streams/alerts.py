@@ -5,22 +5,19 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from schemas.codec import DecodeError
 from schemas.events import AlertEvent, decode_alert, encode_alert, now_utc
+from schemas.vocabulary import AlertKind
+from streams.config import KafkaConfig
 from streams.kafka_options import client_options
-from streams.pipeline_types import Outgoing
-from streams.settings import MobiusSettings
+from streams.outgoing import Outgoing
 from streams.topics import topic_partitions
 
 logger = logging.getLogger("mobius.alerts")
-
-
-AlertKind = Literal["fallback_storm", "deployment_cooldown", "budget_near_cap", "budget_exceeded"]
 
 
 def alert_record(
@@ -40,16 +37,13 @@ def alert_record(
 
 
 async def follow(
-    settings: MobiusSettings, from_beginning: bool, limit: int | None = None
+    kafka: KafkaConfig, topic: str, from_beginning: bool, limit: int | None = None
 ) -> AsyncIterator[AlertEvent]:
     """Alerts as they arrive (or all kept, from the beginning); stops after `limit` if given."""
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(kafka), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(settings.topics.alerts, p)
-            for p in await topic_partitions(settings, settings.topics.alerts)
-        ]
+        partitions = [TopicPartition(topic, p) for p in await topic_partitions(kafka, topic)]
         consumer.assign(partitions)
         if from_beginning:
             await consumer.seek_to_beginning(*partitions)
@@ -60,7 +54,7 @@ async def follow(
             try:
                 yield decode_alert(record.value or b"")
             except (DecodeError, ValidationError):
-                logger.warning("undecodable record on %s skipped", settings.topics.alerts)
+                logger.warning("undecodable record on %s skipped", topic)
                 continue
             seen += 1
             if limit is not None and seen >= limit:

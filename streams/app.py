@@ -1,4 +1,4 @@
-"""The Faust application the route agent runs in, configured from the settings."""
+"""The Faust application the route agent runs in."""
 
 from __future__ import annotations
 
@@ -8,42 +8,43 @@ import faust
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import CredentialsT
 
-from streams.settings import MobiusSettings
+from streams.config import KafkaConfig, KafkaSecurity, WorkerConfig
 
 
-def create_app(settings: MobiusSettings, worker_id: str) -> faust.App:
-    datadir = (settings.state_dir / "faust" / worker_id).resolve()
+def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
+    """A Faust app joining `worker.group`, with raw bytes in and out (Avro is ours to decode)."""
+    datadir = (worker.data_dir / worker.worker_id).resolve()
     datadir.mkdir(parents=True, exist_ok=True)
-    servers = ";".join(f"kafka://{host}:{port}" for host, port in settings.kafka_endpoints)
+    servers = ";".join(f"kafka://{host}:{port}" for host, port in kafka.endpoints)
+    session_timeout_s = worker.session_timeout_s
     return faust.App(
-        settings.worker_group,
+        worker.group,
         broker=servers,
-        broker_credentials=_credentials(settings),
+        broker_credentials=_credentials(kafka.security),
         key_serializer="raw",
         value_serializer="raw",
         # Each worker on a machine needs its own data dir; no worker serves Faust's web views.
         datadir=str(datadir),
         web_enabled=False,
-        topic_partitions=settings.kafka_partitions,
-        topic_replication_factor=settings.kafka_replication_factor,
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         # A dead worker's partitions move to the living within this many seconds.
-        broker_session_timeout=settings.worker_session_timeout_s,
-        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
+        broker_session_timeout=session_timeout_s,
+        broker_heartbeat_interval=min(3.0, session_timeout_s / 3),
         # How long a rebalance waits for members to rejoin: a killed worker never does, so keep
         # it short (Faust's default of 60 s kept the survivors' partitions idle for a minute).
-        broker_rebalance_timeout=settings.worker_session_timeout_s * 2,
+        broker_rebalance_timeout=session_timeout_s * 2,
         broker_commit_interval=1.0,
-        producer_max_request_size=settings.kafka_max_message_bytes,
-        consumer_max_fetch_size=settings.kafka_max_message_bytes,
-        stream_buffer_maxsize=max(1024, settings.worker_max_in_flight * 2),
+        producer_max_request_size=kafka.max_message_bytes,
+        consumer_max_fetch_size=kafka.max_message_bytes,
+        stream_buffer_maxsize=max(1024, worker.max_in_flight * 2),
     )
 
 
-def _credentials(settings: MobiusSettings) -> CredentialsT | None:
-    security = settings.kafka_security
+def _credentials(security: KafkaSecurity) -> CredentialsT | None:
     cafile = str(security.ssl_cafile) if security.ssl_cafile else None
     if security.protocol.startswith("SASL"):
         password = security.sasl_password.get_secret_value() if security.sasl_password else ""

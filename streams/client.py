@@ -1,6 +1,6 @@
 """The client library for services: publish a query, await its reply.
 
-    async with MobiusClient(settings) as client:
+    async with MobiusClient(settings.kafka, settings.topics) as client:
         reply = await client.ask([{"role": "user", "content": "hi"}], user_id="u1", tier="pro")
 
 One client reads its reply topic with one consumer, assigned to every partition (no consumer group,
@@ -21,9 +21,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.events import QueryEvent, QueryHints, ReplyEvent, Tier, decode_reply, encode_query, now_utc
+from schemas.events import QueryEvent, QueryHints, ReplyEvent, decode_reply, encode_query, now_utc
+from schemas.vocabulary import Tier
+from streams.config import KafkaConfig, TopicNames
 from streams.kafka_options import client_options
-from streams.settings import MobiusSettings
 from streams.topics import topic_partitions
 
 logger = logging.getLogger("mobius.client")
@@ -34,11 +35,14 @@ class AskTimeout(TimeoutError):
 
 
 class MobiusClient:
-    def __init__(self, settings: MobiusSettings, reply_topic: str | None = None) -> None:
-        self.settings = settings
-        self.reply_topic = reply_topic or settings.topics.replies
-        options = client_options(settings)
-        max_bytes = settings.kafka_max_message_bytes
+    """Publishes QueryEvents and matches ReplyEvents to them by request id (see the module docstring)."""
+
+    def __init__(self, kafka: KafkaConfig, topics: TopicNames, reply_topic: str | None = None) -> None:
+        self.kafka = kafka
+        self.topics = topics
+        self.reply_topic = reply_topic or topics.replies
+        options = client_options(kafka)
+        max_bytes = kafka.max_message_bytes
         self._producer = AIOKafkaProducer(
             **options, enable_idempotence=True, acks="all", linger_ms=1, max_request_size=max_bytes
         )
@@ -107,7 +111,7 @@ class MobiusClient:
 
     async def publish_raw(self, value: bytes, key: bytes | None = None) -> None:
         """Put bytes on the queries topic as they are (tools and tests of bad input use this)."""
-        await self._producer.send_and_wait(self.settings.topics.queries, value, key=key)
+        await self._producer.send_and_wait(self.topics.queries, value, key=key)
 
     async def ask(
         self,
@@ -148,8 +152,7 @@ class MobiusClient:
 
     async def _reply_partitions(self) -> list[TopicPartition]:
         return [
-            TopicPartition(self.reply_topic, p)
-            for p in await topic_partitions(self.settings, self.reply_topic)
+            TopicPartition(self.reply_topic, p) for p in await topic_partitions(self.kafka, self.reply_topic)
         ]
 
     async def _read_replies(self) -> None:

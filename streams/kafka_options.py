@@ -1,18 +1,18 @@
-"""aiokafka connection options derived from the settings (bootstrap servers and security)."""
+"""aiokafka connection options: bootstrap servers and security, the same for every client."""
 
 from __future__ import annotations
 
 import ssl
 from typing import Any
 
-from streams.settings import MobiusSettings
+from streams.config import KafkaConfig
 
 
-def client_options(settings: MobiusSettings) -> dict[str, Any]:
+def client_options(kafka: KafkaConfig) -> dict[str, Any]:
     """Keyword arguments every aiokafka producer, consumer and admin client shares."""
-    security = settings.kafka_security
+    security = kafka.security
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "bootstrap_servers": kafka.bootstrap_servers,
         "security_protocol": security.protocol,
     }
     if security.protocol in ("SSL", "SASL_SSL"):

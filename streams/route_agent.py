@@ -1,54 +1,29 @@
 """The `route` agent: many queries in flight per worker, acknowledged strictly in offset order.
 
 The agent's stream runs without Faust's automatic acks. Each event is handled in its own task
-(bounded by `worker_max_in_flight`); its output is published and confirmed by Kafka, and only then
-is it released to `OrderedAcks`, which hands Faust acks in offset order per partition. A worker
-killed at any moment therefore leaves its unfinished queries uncommitted, and another worker
-handles them again (the reply store makes that repeat free).
+(bounded by `max_in_flight`); its output is published and confirmed by Kafka, and only then is it
+released to `InFlight`, which hands Faust acks in offset order per partition. A worker killed at
+any moment therefore leaves its unfinished queries uncommitted, and another worker handles them
+again (the reply store makes that repeat free).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import faust
 from faust import Stream
-from faust.types import TP, EventT, StreamT
+from faust.types import EventT, StreamT
 
-from streams.ordered_acks import OrderedAcks
-from streams.pipeline import RoutePipeline
-from streams.pipeline_types import Outgoing
+from streams.in_flight import InFlight
+from streams.outgoing import Outgoing
+from streams.pipeline.route_pipeline import RoutePipeline
+from streams.publishing import publish_all
 
 logger = logging.getLogger("mobius.route")
-MAX_PUBLISH_PAUSE_S = 5.0
-
-
-class InFlight:
-    """Events taken from the stream and not yet acked, by partition and offset."""
-
-    def __init__(self) -> None:
-        self.order: OrderedAcks[TP] = OrderedAcks()
-        self.events: dict[tuple[TP, int], EventT[Any]] = {}
-
-    def take(self, event: EventT[Any]) -> None:
-        tp, offset = event.message.tp, event.message.offset
-        self.order.started(tp, offset)
-        self.events[(tp, offset)] = event
-
-    def release(self, event: EventT[Any]) -> list[EventT[Any]]:
-        """The events that may now be acked, in offset order."""
-        tp = event.message.tp
-        return [self.events.pop((tp, offset)) for offset in self.order.finished(tp, event.message.offset)]
-
-    def forget(self, partitions: Iterable[TP]) -> None:
-        """A revoked partition's unfinished events are redelivered to its next owner; never ack them."""
-        for tp in partitions:
-            self.order.forget(tp)
-            for key in [k for k in self.events if k[0] == tp]:
-                del self.events[key]
 
 
 def register_route_agent(
@@ -57,6 +32,7 @@ def register_route_agent(
     make_pipeline: Callable[[], Awaitable[RoutePipeline]],
     max_in_flight: int,
 ) -> None:
+    """Add the `route` agent to `app`: queries in, replies, records and dead letters out."""
     topic = app.topic(queries_topic, key_type=bytes, value_type=bytes)
     channels: dict[str, faust.TopicT] = {}
     in_flight = InFlight()
@@ -66,11 +42,11 @@ def register_route_agent(
             channels[name] = app.topic(name, key_type=bytes, value_type=bytes)
         return channels[name]
 
-    async def publish(records: list[Outgoing]) -> None:
-        sent = [
-            await channel(r.topic).send(key=r.key, value=r.value, headers=list(r.headers)) for r in records
-        ]
-        await asyncio.gather(*sent)  # each resolves once Kafka (acks=all) has the record
+    async def send(record: Outgoing) -> None:
+        sent = await channel(record.topic).send(
+            key=record.key, value=record.value, headers=list(record.headers)
+        )
+        await sent  # resolves once Kafka (acks=all) has the record
 
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         in_flight.forget(kwargs.get("revoked") or (args[0] if args else ()))
@@ -88,7 +64,8 @@ def register_route_agent(
             message = event.message
             source = f"{message.tp.topic}[{message.tp.partition}]@{message.offset}"
             try:
-                await _publish_until_done(publish, await _safe_handle(pipeline, event, source))
+                records = await _safe_handle(pipeline, event, source)
+                await publish_all(send, records, pipeline.topics.dlq, source)
                 for ready in in_flight.release(event):
                     await manual.ack(ready)
             finally:
@@ -110,18 +87,3 @@ async def _safe_handle(pipeline: RoutePipeline, event: EventT[Any], source: str)
     except Exception as exc:  # a bug must cost one dead letter, never the worker or the message
         logger.exception("internal error routing %s", source)
         return pipeline.internal_error(data, source, exc)
-
-
-async def _publish_until_done(
-    publish: Callable[[list[Outgoing]], Awaitable[None]], records: list[Outgoing]
-) -> None:
-    """Kafka unavailable means nothing can progress: keep trying, and never ack unpublished work."""
-    pause = 0.2
-    while True:
-        try:
-            await publish(records)
-            return
-        except Exception:
-            logger.warning("publishing failed; retrying in %.1f s", pause, exc_info=True)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, MAX_PUBLISH_PAUSE_S)

@@ -1,8 +1,7 @@
-"""Creating the pipeline's topics with the partition count the settings ask for."""
+"""Creating topics with the configured partition count, and reading a group's lag."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterable
 
@@ -10,23 +9,22 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from streams.config import KafkaConfig
 from streams.kafka_options import client_options
-from streams.settings import MobiusSettings
+from streams.retrying import poll_until
 
 
-async def ensure_topics(
-    settings: MobiusSettings, names: Iterable[str] | None = None, partitions: int | None = None
-) -> list[str]:
-    """Create the missing topics (all of settings.topics by default); the names created."""
-    wanted = list(names) if names is not None else list(settings.topics.model_dump().values())
-    admin = AIOKafkaAdminClient(**client_options(settings))
+async def ensure_topics(kafka: KafkaConfig, names: Iterable[str], partitions: int | None = None) -> list[str]:
+    """Create the missing topics; the names created."""
+    wanted = list(names)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
-            count = partitions or settings.kafka_partitions
-            replicas = settings.kafka_replication_factor
+            count = partitions or kafka.partitions
+            replicas = kafka.replication_factor
             # Another process may create one between our list and create: that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([NewTopic(name, count, replicas) for name in missing])
@@ -35,25 +33,22 @@ async def ensure_topics(
         await admin.close()
 
 
-async def topic_partitions(settings: MobiusSettings, topic: str, timeout_s: float = 30.0) -> list[int]:
+async def topic_partitions(kafka: KafkaConfig, topic: str, timeout_s: float = 30.0) -> list[int]:
     """The partition numbers of a topic, creating it first when it is missing.
 
     A topic created a moment ago can be described with no partitions yet (the controller has not
     spread its metadata): wait for them rather than hand a client an empty assignment.
     """
-    await ensure_topics(settings, [topic])
-    admin = AIOKafkaAdminClient(**client_options(settings))
+    await ensure_topics(kafka, [topic])
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
+
+    async def described() -> list[int]:
+        topics = await admin.describe_topics([topic])
+        return sorted(p["partition"] for p in topics[0]["partitions"])
+
     try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
-            described = await admin.describe_topics([topic])
-            partitions = sorted(p["partition"] for p in described[0]["partitions"])
-            if partitions:
-                return partitions
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"topic {topic} still shows no partitions after {timeout_s:.0f} s")
-            await asyncio.sleep(0.1)
+        return await poll_until(described, timeout_s=timeout_s, what=f"no partitions of topic {topic}")
     finally:
         await admin.close()
 
@@ -61,18 +56,18 @@ async def topic_partitions(settings: MobiusSettings, topic: str, timeout_s: floa
 class LagProbe:
     """A consumer group's lag on one topic (end offsets minus committed offsets), sampled on demand."""
 
-    def __init__(self, settings: MobiusSettings, group: str, topic: str) -> None:
-        self.settings = settings
+    def __init__(self, kafka: KafkaConfig, group: str, topic: str) -> None:
+        self.kafka = kafka
         self.group = group
         self.topic = topic
-        self._admin = AIOKafkaAdminClient(**client_options(settings))
-        self._consumer = AIOKafkaConsumer(**client_options(settings), group_id=None)
+        self._admin = AIOKafkaAdminClient(**client_options(kafka))
+        self._consumer = AIOKafkaConsumer(**client_options(kafka), group_id=None)
         self._partitions: list[TopicPartition] = []
 
     async def start(self) -> None:
         await self._admin.start()
         await self._consumer.start()
-        numbers = await topic_partitions(self.settings, self.topic)
+        numbers = await topic_partitions(self.kafka, self.topic)
         self._partitions = [TopicPartition(self.topic, p) for p in numbers]
 
     async def stop(self) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.stack import LocalStack
-from streams.settings import MobiusSettings
+from mobius.settings import MobiusSettings
+from mobius.stack import LocalStack
 from streams.topics import ensure_topics
-from tests.support import local_settings
+from tests.support.cli import local_settings
 
 TESTS = Path(__file__).parent
 
@@ -36,7 +36,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MobiusS
     stack = LocalStack(settings)
     stack.up()
     try:
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(ensure_topics(settings.kafka, settings.topics.all()))
         yield settings
     finally:
         stack.down()

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from infra.fleet import SinkProcess
 from infra.ports import pick_free_port
-from infra.stack import LocalStack
-from streams.settings import MobiusSettings, settings_env
+from mobius.fleet import SinkProcess
+from mobius.settings import MobiusSettings, settings_env
+from mobius.stack import LocalStack
 from streams.topics import ensure_topics
-from tests.support import local_settings, run_mobius
-from tests.support_analytics import produce, record
+from tests.support.analytics import produce, record
+from tests.support.cli import local_settings, run_mobius
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def stack(tmp_path: Path) -> Iterator[MobiusSettings]:
     settings = local_settings(tmp_path / "state", analytics_query_port=pick_free_port())
     LocalStack(settings).up()
     try:
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(ensure_topics(settings.kafka, settings.topics.all()))
         yield settings
     finally:
         LocalStack(settings).down()

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from streams.bench_concurrency import RATES
-from streams.settings import settings_env
-from tests.support import local_settings, processes_under, run_mobius
+from mobius.settings import settings_env
+from mobius.tools.bench_concurrency import RATES
+from tests.support.cli import local_settings, processes_under, run_mobius
 
 KEYS = [
     "overhead_p50_ms",

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 from infra.ports import pick_free_port
-from streams.settings import settings_env
-from tests.support import local_settings, processes_under, run_mobius
+from mobius.settings import settings_env
+from tests.support.cli import local_settings, processes_under, run_mobius
 
 KEYS = {
     "published",

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from infra.fleet import Simulator
 from infra.ports import pick_free_port
-from tests.support import run_mobius
+from infra.simulator.launcher import Simulator
+from tests.support.cli import run_mobius
 
 
 def test_health_reports_each_deployment_and_fails_only_for_a_dead_group(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from streams.settings import settings_env
-from tests.support import local_settings, processes_under, run_mobius
+from mobius.settings import settings_env
+from tests.support.cli import local_settings, processes_under, run_mobius
 
 
 def test_selfcheck_shows_a_message_round_the_stack_and_cleans_up(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.settings import MobiusSettings
+from mobius.settings import MobiusSettings
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 # The variables a worker or sink cannot run without in a real deployment.

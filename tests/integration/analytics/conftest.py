@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 
 from analytics.clickhouse import connect
 from analytics.migrations import apply_migrations
-from streams.settings import MobiusSettings
+from mobius.settings import MobiusSettings
 
 
 @pytest.fixture

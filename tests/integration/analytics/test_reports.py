@@ -12,10 +12,10 @@ from matplotlib.image import imread
 from analytics.query import run_query
 from analytics.reports import draw, load_saved_queries
 from analytics.rows import COLUMNS, completion_row
-from analytics.service import record_prices
+from mobius.settings import DEFAULT_ROUTER_CONFIG
+from mobius.wiring.sink import record_prices
 from routing.router_config import load_router_config
-from streams.settings import DEFAULT_ROUTER_CONFIG
-from tests.support_analytics import record
+from tests.support.analytics import record
 
 SAVED = load_saved_queries()
 

@@ -16,14 +16,14 @@ from clickhouse_connect.driver.client import Client
 from analytics.batch import IntentFile
 from analytics.clickhouse import ClickHouseUnavailable
 from analytics.sink import CompletionSink, SinkConfig
-from analytics.writer import CompletionsWriter
+from analytics.writer import CompletionsWriter, RowWriter
+from mobius.settings import MobiusSettings
 from schemas.events import ReplyEvent
 from streams.client import MobiusClient
 from streams.kafka_options import client_options
-from streams.settings import MobiusSettings
 from streams.topics import ensure_topics
-from tests.support_analytics import produce, record
-from tests.support_pipeline import (
+from tests.support.analytics import produce, record
+from tests.support.pipeline import (
     isolated_settings,
     read_until,
     running_pipeline,
@@ -45,6 +45,13 @@ class FlakyWriter:
         if self.calls <= self.failures:
             raise ClickHouseUnavailable("connection refused (simulated)")
         self.inner.write(rows, token)
+
+
+async def until_committed(sink: CompletionSink, offsets: int, timeout: float = 60) -> None:
+    """Wait until the sink has committed `offsets` records' worth of offsets (read them all)."""
+    async with asyncio.timeout(timeout):
+        while sink.records_committed < offsets:
+            await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager
@@ -78,10 +85,16 @@ def totals(client: Client) -> tuple[Any, ...]:
     return tuple(raw)
 
 
+def _sink(
+    settings: MobiusSettings, writer: RowWriter, intent: Path, config: SinkConfig | None = None
+) -> CompletionSink:
+    return CompletionSink(settings.kafka, settings.topics, writer, IntentFile(intent), config=config)
+
+
 @pytest.fixture
 def settings(stack_settings: MobiusSettings) -> MobiusSettings:
     isolated = isolated_settings(stack_settings)
-    asyncio.run(ensure_topics(isolated))
+    asyncio.run(ensure_topics(isolated.kafka, isolated.topics.all()))
     return isolated
 
 
@@ -90,9 +103,7 @@ async def test_batches_land_with_exact_sums_and_the_rollup_agrees(
 ) -> None:
     records = [record(i, cost=150 * i + 7) for i in range(250)]
     await produce(settings, records)
-    sink = CompletionSink(
-        settings, CompletionsWriter(database), IntentFile(tmp_path / "i.json"), SinkConfig(max_rows=100)
-    )
+    sink = _sink(settings, CompletionsWriter(database), tmp_path / "i.json", SinkConfig(max_rows=100))
     async with running(sink):
         await until(database, "SELECT count() FROM completions", 250)
     count, cost, prompt, errors, fallbacks = totals(database)
@@ -113,7 +124,7 @@ async def test_a_crash_between_insert_and_commit_adds_no_duplicates(
     await produce(settings, records)
     intent = IntentFile(tmp_path / "pending.json")
     config = SinkConfig(max_rows=50, group_id=f"sink-{uuid.uuid4().hex[:6]}")
-    crashing = CompletionSink(settings, CompletionsWriter(database), intent, config)
+    crashing = _sink(settings, CompletionsWriter(database), intent.path, config)
 
     def crash() -> None:
         raise RuntimeError("killed after the insert, before the commit")
@@ -124,7 +135,7 @@ async def test_a_crash_between_insert_and_commit_adds_no_duplicates(
     inserted = database.query("SELECT count() FROM completions").result_rows[0][0]
     assert inserted == 50 and intent.read() is not None  # rows in ClickHouse, offsets not committed
 
-    restarted = CompletionSink(settings, CompletionsWriter(database), intent, config)
+    restarted = _sink(settings, CompletionsWriter(database), intent.path, config)
     async with running(restarted):
         await until(database, "SELECT count() FROM completions", 120)
         await asyncio.sleep(1.0)  # give a duplicate the chance to show up
@@ -133,13 +144,30 @@ async def test_a_crash_between_insert_and_commit_adds_no_duplicates(
     assert intent.read() is None
 
 
+async def test_a_record_sent_twice_is_counted_once_in_the_table_and_the_rollup(
+    settings: MobiusSettings, database: Client, tmp_path: Path
+) -> None:
+    """A worker killed after publishing but before committing makes the next owner re-send the
+    same records: the same request, at two offsets, in one batch or in two."""
+    records = [record(i, cost=100 + i) for i in range(60)]
+    await produce(settings, records)
+    await produce(settings, records[:10] + records[50:])  # re-sent: in a later batch
+    await produce(settings, records[20:25] * 2)  # and twice more within one batch
+    sink = _sink(settings, CompletionsWriter(database), tmp_path / "i.json", SinkConfig(max_rows=40))
+    async with running(sink):
+        await until(database, "SELECT count() FROM completions", 60)
+        await until_committed(sink, 60 + 20 + 10)
+    assert totals(database)[:2] == (60, sum(r.cost_nano_usd for r in records))  # rollup agrees too
+    assert database.query("SELECT count() - uniqExact(request_id) FROM completions").result_rows[0][0] == 0
+
+
 async def test_clickhouse_unavailable_then_back_loses_nothing(
     settings: MobiusSettings, database: Client, tmp_path: Path
 ) -> None:
     records = [record(i, cost=10 * i) for i in range(80)]
     await produce(settings, records)
     flaky = FlakyWriter(CompletionsWriter(database), failures=4)
-    sink = CompletionSink(settings, flaky, IntentFile(tmp_path / "i.json"), SinkConfig(max_rows=30))
+    sink = _sink(settings, flaky, tmp_path / "i.json", SinkConfig(max_rows=30))
     async with running(sink):
         await until(database, "SELECT count() FROM completions", 80)
     assert flaky.calls > 4
@@ -149,12 +177,12 @@ async def test_clickhouse_unavailable_then_back_loses_nothing(
 async def test_an_undecodable_record_is_dead_lettered_and_does_not_stop_the_sink(
     settings: MobiusSettings, database: Client, tmp_path: Path
 ) -> None:
-    producer = AIOKafkaProducer(**client_options(settings))
+    producer = AIOKafkaProducer(**client_options(settings.kafka))
     await producer.start()
     await producer.send_and_wait(settings.topics.completions, b"not a record")
     await producer.stop()
     await produce(settings, [record(1, cost=5)])
-    sink = CompletionSink(settings, CompletionsWriter(database), IntentFile(tmp_path / "i.json"))
+    sink = _sink(settings, CompletionsWriter(database), tmp_path / "i.json")
     async with running(sink), topic_reader(settings, settings.topics.dlq) as dlq:
         await until(database, "SELECT count() FROM completions", 1)
         letters = await read_until(dlq, 1)
@@ -168,7 +196,7 @@ def test_a_real_pipeline_run_lands_with_exact_cost_sums(
     with running_pipeline(stack_settings) as pipeline:
 
         async def ask_and_sink() -> list[ReplyEvent]:
-            async with MobiusClient(pipeline.settings) as client:
+            async with MobiusClient(pipeline.settings.kafka, pipeline.settings.topics) as client:
                 await wait_until_serving(client)
                 questions = [
                     ("What is the capital of Peru?", "free"),
@@ -184,9 +212,7 @@ def test_a_real_pipeline_run_lands_with_exact_cost_sums(
                         for i, (q, t) in enumerate(questions)
                     )
                 )
-            sink = CompletionSink(
-                pipeline.settings, CompletionsWriter(database), IntentFile(tmp_path / "p.json")
-            )
+            sink = _sink(pipeline.settings, CompletionsWriter(database), tmp_path / "p.json")
             async with running(sink):
                 await until(
                     database, "SELECT count() FROM completions WHERE user_id != 'warmup'", len(replies)

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from mobius.settings import MobiusSettings
 from schemas.codec import AvroCodec
 from schemas.events import QUERY_CODEC, ChatMessage, QueryEvent, encode_query, now_utc
 from streams.client import MobiusClient
-from streams.settings import MobiusSettings
-from tests.support_pipeline import Pipeline, read_until, running_pipeline, topic_reader, wait_until_serving
+from tests.support.pipeline import Pipeline, read_until, running_pipeline, topic_reader, wait_until_serving
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,10 @@ def _cases(reply_to: str) -> dict[str, tuple[bytes, str | None, str]]:
 
 async def test_each_malformed_query_is_dead_lettered_and_answered(pipeline: Pipeline) -> None:
     settings = pipeline.settings
-    async with MobiusClient(settings) as client, topic_reader(settings, settings.topics.dlq) as dlq:
+    async with (
+        MobiusClient(settings.kafka, settings.topics) as client,
+        topic_reader(settings, settings.topics.dlq) as dlq,
+    ):
         cases = _cases(client.reply_topic)
         waits = {rid: client.expect(rid) for _, rid, _ in cases.values() if rid}
         for raw, _, _ in cases.values():
@@ -110,7 +113,7 @@ async def test_each_malformed_query_is_dead_lettered_and_answered(pipeline: Pipe
 
 
 async def test_a_dead_letter_does_not_hold_back_good_queries(pipeline: Pipeline) -> None:
-    async with MobiusClient(pipeline.settings) as client:
+    async with MobiusClient(pipeline.settings.kafka, pipeline.settings.topics) as client:
         await client.publish_raw(b"junk", key=b"same-user")
         replies = await asyncio.gather(
             *(

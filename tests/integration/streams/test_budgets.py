@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from redis.asyncio import Redis
-
+from mobius.settings import MobiusSettings
 from schemas.events import QueryHints, decode_alert
-from streams.budget_store import RedisBudgetStore
 from streams.client import MobiusClient
-from streams.settings import MobiusSettings
-from tests.support_pipeline import read_until, running_pipeline, topic_reader, wait_until_serving
+from streams.stores.budgets import RedisBudgetStore
+from streams.stores.connection import redis_client
+from tests.support.pipeline import read_until, running_pipeline, topic_reader, wait_until_serving
 
 CAP_USD = 0.01
 # Distinct per request, so the response cache stays out of it.
@@ -25,11 +24,11 @@ def test_two_workers_hold_an_org_cap_downgrade_near_it_and_refuse_at_it(
     with running_pipeline(stack_settings, workers=2) as pipeline:
 
         async def spend() -> tuple[list, int, int, list]:  # type: ignore[type-arg]
-            redis = Redis.from_url(pipeline.settings.redis_url)
+            redis = redis_client(pipeline.settings.redis)
             store = RedisBudgetStore(redis, near_cap_share=0.8)
             await store.set_limit("org", org, day_usd=CAP_USD, month_usd=None)
             async with (
-                MobiusClient(pipeline.settings) as client,
+                MobiusClient(pipeline.settings.kafka, pipeline.settings.topics) as client,
                 topic_reader(pipeline.settings, pipeline.settings.topics.alerts) as alerts_reader,
             ):
                 await wait_until_serving(client)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from mobius.settings import DEFAULT_ROUTER_CONFIG, MobiusSettings
 from schemas.events import ReplyEvent
 from streams.client import MobiusClient
-from streams.settings import DEFAULT_ROUTER_CONFIG, MobiusSettings
-from tests.support_pipeline import running_pipeline, wait_until_serving
+from tests.support.pipeline import running_pipeline, wait_until_serving
 
 RPM = 3
 
@@ -28,7 +28,7 @@ def test_two_workers_together_respect_each_deployments_rpm(
     with running_pipeline(stack_settings, workers=2, router_config=path) as pipeline:
 
         async def burst() -> list[ReplyEvent]:
-            async with MobiusClient(pipeline.settings) as client:
+            async with MobiusClient(pipeline.settings.kafka, pipeline.settings.topics) as client:
                 await wait_until_serving(client)  # a pro "ping": the fast group, one request used
                 pipeline.simulator.reset()
                 return await asyncio.gather(

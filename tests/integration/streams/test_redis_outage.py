@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-from infra.stack import LocalStack
+from mobius.settings import MobiusSettings
+from mobius.stack import LocalStack
 from schemas.events import ReplyEvent
 from streams.client import MobiusClient
-from streams.settings import MobiusSettings
-from tests.support_pipeline import running_pipeline, wait_until_serving
+from tests.support.pipeline import running_pipeline, wait_until_serving
 
 
 def test_redis_down_refuses_paid_calls_and_recovers(stack_settings: MobiusSettings) -> None:
@@ -18,7 +18,7 @@ def test_redis_down_refuses_paid_calls_and_recovers(stack_settings: MobiusSettin
     with running_pipeline(stack_settings) as pipeline:
 
         async def scenario() -> tuple[ReplyEvent, list[ReplyEvent], list[ReplyEvent]]:
-            async with MobiusClient(pipeline.settings) as client:
+            async with MobiusClient(pipeline.settings.kafka, pipeline.settings.topics) as client:
                 await wait_until_serving(client)
                 before = await client.ask(
                     [{"role": "user", "content": "Is Redis up? (1)"}], user_id="r", tier="pro"

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from mobius.settings import MobiusSettings
 from schemas.events import QueryHints
 from streams.client import MobiusClient
-from streams.settings import MobiusSettings
-from tests.support_pipeline import Pipeline, running_pipeline, wait_until_serving
+from tests.support.pipeline import Pipeline, running_pipeline, wait_until_serving
 
 SIMPLE = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -20,7 +20,7 @@ def pipeline(stack_settings: MobiusSettings) -> Iterator[Pipeline]:
     with running_pipeline(stack_settings) as running:
 
         async def warm() -> None:
-            async with MobiusClient(running.settings) as client:
+            async with MobiusClient(running.settings.kafka, running.settings.topics) as client:
                 await wait_until_serving(client)
 
         asyncio.run(warm())
@@ -31,7 +31,7 @@ def pipeline(stack_settings: MobiusSettings) -> Iterator[Pipeline]:
 async def client(pipeline: Pipeline) -> AsyncIterator[MobiusClient]:
     pipeline.simulator.reset()
     pipeline.simulator.controls(latency_scale=0.02)
-    async with MobiusClient(pipeline.settings) as mobius:
+    async with MobiusClient(pipeline.settings.kafka, pipeline.settings.topics) as mobius:
         yield mobius
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from infra.fleet import Simulator
 from infra.ports import pick_free_port
+from infra.simulator.launcher import Simulator
+from mobius.settings import DEFAULT_ROUTER_CONFIG
 from routing.attempts import AttemptLog
 from routing.llm_gateway import UNCHECKED_WINDOW_SHARE, LLMGateway
 from routing.router_config import load_router_config
 from routing.tokens import count_tokens
-from streams.settings import DEFAULT_ROUTER_CONFIG
 
 # LiteLLM's Router in this process: pydantic warns about LiteLLM's TypedDicts, and aiohttp about
 # the megabyte bodies this test sends (warnings are errors in this suite).

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from infra.fleet import Simulator
+from infra.simulator.launcher import Simulator
+from mobius.settings import MobiusSettings
 from schemas.events import ReplyEvent
 from streams.client import MobiusClient
-from streams.settings import MobiusSettings
-from tests.support_pipeline import Pipeline, running_pipeline, wait_until_serving
+from tests.support.pipeline import Pipeline, running_pipeline, wait_until_serving
 
 IN_FLIGHT = 80
 
@@ -30,7 +30,7 @@ def test_kill_9_with_queries_in_flight_loses_none(stack_settings: MobiusSettings
 
 async def _ask_through_a_crash(pipeline: Pipeline, simulator: Simulator) -> list[ReplyEvent]:
     first = pipeline.workers[0]
-    async with MobiusClient(pipeline.settings) as client:
+    async with MobiusClient(pipeline.settings.kafka, pipeline.settings.topics) as client:
         await wait_until_serving(client)
         simulator.reset()
         simulator.controls(fixed_latency_ms=2000)

@@ -1,9 +1,9 @@
 import pytest
 
+from mobius.settings import DEFAULT_ROUTER_CONFIG
 from routing.classifier import Classification
 from routing.policy import RouteRejected, decide_route
 from routing.router_config import load_router_config
-from streams.settings import DEFAULT_ROUTER_CONFIG
 
 POLICY = load_router_config(DEFAULT_ROUTER_CONFIG).mobius
 WINDOWS = {"fast": 200_000, "smart": 200_000, "code": 1_047_576, "long-context": 1_047_576}

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mobius.settings import DEFAULT_ROUTER_CONFIG
 from routing.router_config import RouterConfigError, load_router_config
-from streams.settings import DEFAULT_ROUTER_CONFIG
 
 
 def test_default_config_has_four_groups_each_on_two_providers() -> None:

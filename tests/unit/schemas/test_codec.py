@@ -8,7 +8,7 @@ from fastavro.schema import to_parsing_canonical_form
 
 from schemas.codec import AVRO_DIR, AvroCodec, DecodeError, load_schema, schema_fingerprint
 from schemas.events import decode_query, encode_query
-from tests.support_events import QUERY
+from tests.support.events import QUERY
 
 # Pinned: a change here breaks every consumer that reads our topics.
 QUERY_BYTES = bytes.fromhex(

@@ -1,7 +1,7 @@
 import pytest
 
 from schemas.events import QUERY_CODEC, MalformedEvent, decode_query
-from tests.support_events import QUERY
+from tests.support.events import QUERY
 
 
 def _encoded(**changes: object) -> bytes:

@@ -1,0 +1,22 @@
+"""The small, frozen configuration the analytics package takes (built from the settings)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+
+class ClickHouseConfig(BaseModel):
+    """Where the analytics store is: `chdb:///path` (embedded) or `http(s)://user@host:port/db`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dsn: str
+    password: SecretStr | None = None
+    # Rows older than this leave the completions table and its rollups.
+    ttl_days: int = 395
+    # Where a running sink answers `mobius sql` / `mobius report` in embedded mode (loopback).
+    query_port: int = 8791
+
+    @property
+    def embedded(self) -> bool:
+        return self.dsn.startswith("chdb://")

@@ -1,0 +1,21 @@
+"""The `mobius` console script: one Typer app assembling the command groups."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from mobius.cli import analytics, budget, routing, services, tools
+
+app = typer.Typer(help="Mobius Router: route LLM queries over Kafka with LiteLLM.", no_args_is_help=True)
+for group in (services, routing, analytics, tools):
+    group.register(app)
+app.add_typer(budget.app, name="budget")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # aiokafka logs every refused connection while a broker starts; readiness is reported by us.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    app()

@@ -1,0 +1,85 @@
+"""Tooling commands: the demo (the main job) and the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from analytics.clickhouse import ClickHouseUnavailable
+from infra.errors import ServiceError
+from mobius.cli.common import console, fail, load_settings, print_measures
+from mobius.stack import LocalStack
+from routing.router_config import RouterConfigError
+
+
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    workers: Annotated[int, typer.Option(help="Router worker processes to run.")] = 1,
+    latency_scale: Annotated[float, typer.Option(help="Scale the simulated provider latency.")] = 0.5,
+    size: Annotated[int, typer.Option(help="Queries in the workload.")] = 300,
+) -> None:
+    """The main job: route a built-in workload end to end, fail a provider midway, report."""
+    from mobius.tools.demo import print_summary, run_demo
+
+    try:
+        summary = run_demo(
+            load_settings(),
+            workers=workers,
+            latency_scale=latency_scale,
+            size=size,
+            console=None if as_json else console,
+        )
+    except (ServiceError, ClickHouseUnavailable, RouterConfigError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        print_summary(summary, console)
+
+
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    rate: Annotated[float, typer.Option(help="Open-loop queries per second for the overhead run.")] = 100.0,
+    seconds: Annotated[float, typer.Option(help="Length of each timed run.")] = 30.0,
+    latency_ms: Annotated[
+        int, typer.Option(help="The simulated provider latency for the overhead run.")
+    ] = 200,
+    concurrency: Annotated[int, typer.Option(help="Clients in the closed-loop throughput run.")] = 64,
+    proxy: Annotated[
+        bool, typer.Option(help="Measure LiteLLM's proxy side by side (builds its virtualenv once).")
+    ] = True,
+    profile: Annotated[
+        Path | None, typer.Option(help="py-spy profile of the worker's throughput run (.svg, .json, .txt).")
+    ] = None,
+    rows: Annotated[int, typer.Option(help="Backlog the sink drains to measure its ingest rate.")] = 50_000,
+    freshness_rate: Annotated[int, typer.Option(help="Records per second while measuring freshness.")] = 500,
+) -> None:
+    """Benchmark on the local stack: overhead and throughput beside LiteLLM's proxy and a bare Router,
+    the rate one worker holds at 1 s provider latency, worker memory, analytics ingest and freshness."""
+    from mobius.tools.bench import BenchOptions, bench_pipeline
+    from mobius.tools.bench_analytics import bench_analytics
+
+    settings = load_settings()
+    stack = LocalStack(settings)
+    options = BenchOptions(rate, seconds, latency_ms, concurrency, with_proxy=proxy, profile=profile)
+    try:
+        started = stack.up()
+        result = bench_pipeline(settings, options)
+        result |= asyncio.run(bench_analytics(settings, rows, freshness_rate, min(seconds, 10.0)))
+    except (ServiceError, ClickHouseUnavailable) as exc:
+        raise fail(str(exc)) from None
+    if started:
+        stack.down()
+    if as_json:
+        print(json.dumps(result))
+        return
+    print_measures("mobius bench", result)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
+    app.command()(bench)

@@ -1,0 +1,153 @@
+"""The one typed settings object, built once at the entry point and passed down.
+
+Every value can be set with a ``MOBIUS_`` environment variable (nested values with ``__``, e.g.
+``MOBIUS_TOPICS__QUERIES``). Nothing else in the code base reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from analytics.config import ClickHouseConfig
+from streams.config import KafkaConfig, KafkaSecurity, RedisConfig, TopicNames, WorkerConfig
+
+DEFAULT_ROUTER_CONFIG = Path(__file__).resolve().parent.parent / "routing" / "default_router.yaml"
+
+
+class MobiusSettings(BaseSettings):
+    """Where every outside system is and how the local stand-ins run."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MOBIUS_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    # The local broker's KRaft controller listener; unused when Kafka is remote.
+    kafka_controller_port: int = 9093
+    kafka_partitions: int = 6
+    kafka_replication_factor: int = 1
+    # Long-context prompts are megabytes: producers, broker and consumers must all allow it.
+    kafka_max_message_bytes: int = 16 * 1024 * 1024
+
+    # The route agent: queries handled at once per worker, and how soon a dead worker's
+    # partitions are handed to the others.
+    worker_group: str = "mobius-router"  # the Faust app id: workers sharing it share the load
+    worker_max_in_flight: int = 512
+    worker_session_timeout_s: float = 10.0
+    # Each worker calls every deployment with one token this often (0: never); see `mobius health`.
+    health_interval_s: float = 300.0
+    worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password: SecretStr | None = None
+
+    # chdb:///path selects the embedded engine; http(s)://host:port a ClickHouse server.
+    clickhouse_dsn: str = ""
+    clickhouse_password: SecretStr | None = None
+    # Rows older than this leave the completions table and its rollups.
+    analytics_ttl_days: int = 395
+    # Where a running sink answers `mobius sql` / `mobius report` in embedded mode (loopback).
+    analytics_query_port: int = 8791
+
+    router_config: Path = DEFAULT_ROUTER_CONFIG
+    simulator_port: int = 8790  # where `mobius demo` runs the provider simulator
+    topics: TopicNames = Field(default_factory=TopicNames)
+
+    state_dir: Path = Path(".mobius")
+    # Downloaded artifacts (Kafka jars) are shared by every checkout on the machine.
+    cache_dir: Path = Path.home() / ".cache" / "mobius"
+    java_command: str = "java"
+    maven_command: str = "mvn"
+
+    @model_validator(mode="after")
+    def _embedded_clickhouse_under_state_dir(self) -> MobiusSettings:
+        # Absolute, so child processes started elsewhere (workers, the simulator) agree on it.
+        object.__setattr__(self, "state_dir", self.state_dir.resolve())
+        if not self.clickhouse_dsn:
+            path = (self.state_dir / "clickhouse").resolve()
+            object.__setattr__(self, "clickhouse_dsn", f"chdb://{path}")
+        return self
+
+    @property
+    def kafka(self) -> KafkaConfig:
+        return KafkaConfig(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            security=self.kafka_security,
+            partitions=self.kafka_partitions,
+            replication_factor=self.kafka_replication_factor,
+            max_message_bytes=self.kafka_max_message_bytes,
+        )
+
+    @property
+    def redis(self) -> RedisConfig:
+        return RedisConfig(url=self.redis_url, password=self.redis_password)
+
+    @property
+    def clickhouse(self) -> ClickHouseConfig:
+        return ClickHouseConfig(
+            dsn=self.clickhouse_dsn,
+            password=self.clickhouse_password,
+            ttl_days=self.analytics_ttl_days,
+            query_port=self.analytics_query_port,
+        )
+
+    @property
+    def worker(self) -> WorkerConfig:
+        return WorkerConfig(
+            group=self.worker_group,
+            max_in_flight=self.worker_max_in_flight,
+            session_timeout_s=self.worker_session_timeout_s,
+            worker_id=self.worker_id,
+            data_dir=self.state_dir / "faust",
+        )
+
+    @property
+    def clickhouse_embedded(self) -> bool:
+        return self.clickhouse.embedded
+
+    @property
+    def kafka_is_local(self) -> bool:
+        return all(_is_loopback(host) for host, _ in self.kafka_endpoints)
+
+    @property
+    def kafka_endpoints(self) -> list[tuple[str, int]]:
+        return self.kafka.endpoints
+
+    @property
+    def redis_host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.redis_url)
+        return parts.hostname or "127.0.0.1", parts.port or 6379
+
+    @property
+    def redis_is_local(self) -> bool:
+        return _is_loopback(self.redis_host_port[0])
+
+
+def settings_env(settings: MobiusSettings) -> dict[str, str]:
+    """The MOBIUS_ variables that give a child process these same settings."""
+    env: dict[str, str] = {}
+
+    def put(name: str, value: object) -> None:
+        if value is None:
+            return
+        if isinstance(value, BaseModel):
+            for field in type(value).model_fields:
+                put(f"{name}__{field.upper()}", getattr(value, field))
+            return
+        env[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    for field in MobiusSettings.model_fields:
+        if field != "worker_id":  # each process has its own; a child must not inherit ours
+            put(f"MOBIUS_{field.upper()}", getattr(settings, field))
+    return env
+
+
+def _is_loopback(host: str) -> bool:
+    return host in {"localhost", "::1"} or host.startswith("127.")

@@ -1,0 +1,209 @@
+"""Everything that happens to one query, from its bytes to the records it produces.
+
+    decode -> repeat? -> deadline -> classify -> policy -> [cache] -> [budget hold] -> LLM -> records
+
+`RoutePipeline.handle` never raises for bad input: it returns the records to publish (a reply,
+a completion record, a dead letter, alerts). The agent publishes them and only then acknowledges
+the query, so a crash at any point means redelivery, never loss; the reply store makes the
+redelivery free, the budget store charges it once, and the analytics sink counts it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime
+
+from routing.cache_key import cache_key
+from routing.classifier import Classification, classify
+from routing.outcomes import LLMError, LLMResult
+from routing.policy import RouteDecision, RouteRejected, decide_route
+from routing.router_config import MobiusPolicy
+from schemas.events import (
+    MalformedEvent,
+    QueryEvent,
+    decode_query,
+    encode_completion,
+    encode_reply,
+    now_utc,
+)
+from streams.config import TopicNames
+from streams.outgoing import Outgoing
+from streams.pipeline.budget_hold import BudgetContext, BudgetHold, hold_budget
+from streams.pipeline.ports import (
+    BudgetGuard,
+    Completer,
+    ProviderCall,
+    ReplyStore,
+    ResponseCache,
+    TokenCounter,
+)
+from streams.pipeline.records import build_completion, build_reply, dead_letter
+
+logger = logging.getLogger("mobius.pipeline")
+
+
+class RoutePipeline:
+    """Routes one query at a time through its ports; see the module docstring for the flow."""
+
+    def __init__(
+        self,
+        *,
+        completer: Completer,
+        policy: MobiusPolicy,
+        count_tokens: TokenCounter,
+        topics: TopicNames,
+        worker_id: str,
+        replies: ReplyStore | None = None,
+        budgets: BudgetGuard | None = None,
+        cache: ResponseCache | None = None,
+    ) -> None:
+        self.completer = completer
+        self.policy = policy
+        self.count_tokens = count_tokens
+        self.topics = topics
+        self.worker_id = worker_id
+        self.replies = replies
+        self.budgets = budgets
+        self.cache = cache
+        self._budget_context = (
+            BudgetContext(budgets, policy, completer, topics.alerts, worker_id) if budgets else None
+        )
+
+    async def handle(self, raw: bytes, source: str = "") -> list[Outgoing]:
+        received_at = now_utc()
+        try:
+            query = decode_query(raw)
+        except MalformedEvent as exc:
+            return self._dead_letter(raw, exc.reason, source, exc.request_id, exc.reply_to)
+        if self.replies is not None and (sent := await self.replies.get(query.request_id)) is not None:
+            logger.info("request %s was answered before; re-sending its reply", query.request_id)
+            key = query.request_id.encode()
+            return [Outgoing(query.reply_to, key, sent[0]), Outgoing(self.topics.completions, key, sent[1])]
+        if query.deadline is not None and query.deadline <= received_at:
+            late = LLMError("deadline_exceeded", "the query's deadline passed before it was routed")
+            return await self._answer(query, received_at, None, None, late)
+        return await self._route(query, raw, source, received_at)
+
+    def internal_error(self, raw: bytes, source: str, exc: Exception) -> list[Outgoing]:
+        """An unexpected failure: dead-letter the query (and answer it, if its envelope is readable)."""
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            query = decode_query(raw)
+        except MalformedEvent:
+            return self._dead_letter(raw, reason, source, None, None)
+        return self._dead_letter(raw, reason, source, query.request_id, query.reply_to)
+
+    async def _route(
+        self, query: QueryEvent, raw: bytes, source: str, received_at: datetime
+    ) -> list[Outgoing]:
+        messages = [m.model_dump() for m in query.messages]
+        classification = self._classify(query, messages)
+        hints = query.hints
+        try:
+            decision = decide_route(
+                classification,
+                query.tier,
+                self.policy,
+                self.completer.group_windows,
+                max_tokens_hint=hints.max_tokens if hints else None,
+                group_override=hints.model_group if hints else None,
+            )
+        except RouteRejected as exc:
+            out: list[Outgoing] = []
+            if exc.dead_letter:
+                out = self._dead_letter(raw, f"{exc.code}: {exc.message}", source, query.request_id, None)
+            rejected = LLMError(exc.code, exc.message)
+            return out + await self._answer(query, received_at, classification, None, rejected)
+        call = await self._call_through_cache(query, decision, messages, received_at)
+        if isinstance(call, LLMResult):  # a cache hit
+            return await self._answer(query, received_at, classification, decision, call)
+        answer = await self._answer(query, received_at, classification, call.decision, call.outcome)
+        return answer + list(call.alerts)
+
+    def _classify(self, query: QueryEvent, messages: list[dict[str, str]]) -> Classification:
+        return classify(
+            [m.content for m in query.messages],
+            self.count_tokens(messages),
+            self.policy.classifier.long_context_tokens,
+            self.policy.classifier.complex_threshold,
+            query.hints.query_type if query.hints else None,
+        )
+
+    async def _call_through_cache(
+        self, query: QueryEvent, decision: RouteDecision, messages: list[dict[str, str]], now: datetime
+    ) -> ProviderCall | LLMResult:
+        async def compute() -> ProviderCall:
+            return await self._call(query, decision, messages, now)
+
+        ttl = self.policy.tiers[query.tier].cache_ttl_s
+        if self.cache is None or not ttl:
+            return await compute()
+        key = cache_key(messages, decision.group, decision.max_tokens)
+        return await self.cache.single_flight(key, ttl, compute)
+
+    async def _call(
+        self, query: QueryEvent, decision: RouteDecision, messages: list[dict[str, str]], now: datetime
+    ) -> ProviderCall:
+        """The provider call, inside a budget reservation when caps apply."""
+        hold = BudgetHold(decision)
+        if self._budget_context is not None:
+            hold = await hold_budget(self._budget_context, query, decision, now)
+        if hold.refusal is not None:
+            return ProviderCall(hold.refusal, hold.decision, hold.alerts)
+        decision, reservation = hold.decision, hold.reservation
+        holding = (
+            self.budgets.holding(reservation)
+            if reservation is not None and self.budgets is not None
+            else contextlib.nullcontext()
+        )
+        async with holding:
+            outcome = await self._complete(query.request_id, decision, messages)
+        if reservation is not None and self.budgets is not None:
+            spent = outcome.cost_nano_usd if isinstance(outcome, LLMResult) else 0
+            await self.budgets.settle(reservation, spent)
+        return ProviderCall(outcome, decision, hold.alerts)
+
+    async def _complete(
+        self, request_id: str, decision: RouteDecision, messages: list[dict[str, str]]
+    ) -> LLMResult | LLMError:
+        try:
+            return await self.completer.complete(
+                request_id, decision.group, messages, decision.max_tokens, decision.prompt_tokens
+            )
+        except LLMError as exc:
+            return exc
+
+    async def _answer(
+        self,
+        query: QueryEvent,
+        received_at: datetime,
+        classification: Classification | None,
+        decision: RouteDecision | None,
+        outcome: LLMResult | LLMError,
+    ) -> list[Outgoing]:
+        """The reply and the completion record, remembered so a redelivery re-sends them."""
+        reply = build_reply(query, decision, outcome, received_at, now_utc())
+        record = build_completion(query, reply, classification, outcome, self.worker_id)
+        reply_bytes, record_bytes = encode_reply(reply), encode_completion(record)
+        if self.replies is not None:
+            await self.replies.put(query.request_id, reply_bytes, record_bytes)
+        key = query.request_id.encode()
+        return [
+            Outgoing(query.reply_to, key, reply_bytes),
+            Outgoing(self.topics.completions, key, record_bytes),
+        ]
+
+    def _dead_letter(
+        self, raw: bytes, reason: str, source: str, request_id: str | None, reply_to: str | None
+    ) -> list[Outgoing]:
+        logger.warning("dead letter (%s): %s", request_id or "no request id", reason)
+        return dead_letter(
+            self.topics.dlq,
+            raw=raw,
+            reason=reason,
+            source=source,
+            worker_id=self.worker_id,
+            request_id=request_id,
+            reply_to=reply_to,
+        )

@@ -1,0 +1,87 @@
+"""Publishing a query's records before its offset may be committed.
+
+Kafka being unavailable means nothing can progress: such failures are retried with backoff and
+the query is never acknowledged meanwhile. A record Kafka can never take (too large, an invalid
+topic, no authorization) is not retried: it becomes a dead letter saying why, so one bad record
+cannot wedge its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
+
+from schemas.events import MAX_REASON
+from schemas.vocabulary import DLQ_ORIGINAL_BYTES, DLQ_REASON, DLQ_SOURCE
+from streams.outgoing import Outgoing
+from streams.retrying import until_done
+
+logger = logging.getLogger("mobius.publish")
+Send = Callable[[Outgoing], Awaitable[None]]
+
+# Errors no retry can cure: the record or its topic is wrong, not the broker's state.
+UNPUBLISHABLE: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+)
+# What a dead letter about an unpublishable record keeps of it at most.
+UNPUBLISHABLE_KEEP_BYTES = 64 * 1024
+
+
+class Unpublishable(Exception):
+    """A record Kafka refused for good."""
+
+
+async def publish_all(send: Send, records: list[Outgoing], dlq_topic: str, source: str) -> None:
+    """Publish every record, all at once, each confirmed by Kafka; unpublishable ones are
+    dead-lettered instead."""
+
+    async def deliver(record: Outgoing) -> None:
+        try:
+            await _send_until_done(send, record)
+        except Unpublishable as exc:
+            logger.error("cannot publish to %s (%s): dead-lettered instead", record.topic, exc)
+            await _send_until_done(send, unpublishable_letter(record, str(exc), dlq_topic, source))
+
+    await asyncio.gather(*(deliver(record) for record in records))
+
+
+def unpublishable_letter(record: Outgoing, reason: str, dlq_topic: str, source: str) -> Outgoing:
+    """A dead letter small enough to publish: the head of the value, its size and the reason
+    (a dead letter too large itself keeps its own reason and source)."""
+    size = (DLQ_ORIGINAL_BYTES, str(len(record.value)).encode())
+    if record.topic == dlq_topic:
+        headers = (*record.headers, size)
+    else:
+        why = f"unpublishable record for {record.topic[:249]}: {reason}"[:MAX_REASON]
+        headers = ((DLQ_REASON, why.encode()), (DLQ_SOURCE, source.encode()), size)
+    return Outgoing(dlq_topic, record.key[:200], record.value[:UNPUBLISHABLE_KEEP_BYTES], headers)
+
+
+async def _send_until_done(send: Send, record: Outgoing) -> None:
+    async def attempt() -> None:
+        try:
+            await send(record)
+        except UNPUBLISHABLE as exc:
+            raise Unpublishable(f"{type(exc).__name__}: {exc}") from exc
+
+    # Anything else (the broker away, the producer restarting) is retried: never ack unpublished work.
+    await until_done(
+        attempt,
+        retry_on=Exception,
+        give_up_on=(Unpublishable,),
+        what=f"publishing to {record.topic}",
+        logger=logger,
+    )

@@ -1,0 +1,55 @@
+"""Test helpers: private stacks on free ports, and the real `mobius` console script run as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from infra.ports import pick_free_port
+from mobius.settings import MobiusSettings
+
+MOBIUS = str(Path(sys.executable).parent / "mobius")
+
+
+def run_mobius(
+    *args: str, env: dict[str, str], path: str | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
+    full_env.update(env)
+    full_env["COLUMNS"] = "200"  # keep rich tables on one line per row
+    if path is not None:
+        full_env["PATH"] = path
+    return subprocess.run(
+        [MOBIUS, *args], env=full_env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def local_settings(state_dir: Path, **overrides: object) -> MobiusSettings:
+    """Settings for a private stack on free loopback ports."""
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": f"127.0.0.1:{pick_free_port()}",
+        "kafka_controller_port": pick_free_port(),
+        "redis_url": f"redis://127.0.0.1:{pick_free_port()}/0",
+        "state_dir": state_dir,
+        "kafka_partitions": 3,
+    }
+    values.update(overrides)
+    return MobiusSettings(**values)  # type: ignore[arg-type]
+
+
+def processes_under(state_dir: Path) -> list[int]:
+    """Every live process whose working directory is inside the state directory."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and cwd.is_relative_to(state_dir):
+            found.append(int(proc.name))
+    return found

@@ -1,0 +1,54 @@
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from mobius.settings import MobiusSettings
+
+
+def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("MOBIUS_"):
+            monkeypatch.delenv(name)
+    settings = MobiusSettings()
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.kafka_is_local and settings.redis_is_local
+    assert settings.clickhouse_embedded
+    assert settings.clickhouse_dsn == f"chdb://{Path('.mobius/clickhouse').resolve()}"
+    assert settings.topics.queries == "mobius.queries"
+    assert settings.router_config.name == "default_router.yaml" and settings.router_config.exists()
+
+
+def test_environment_overrides_with_prefix_and_nesting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBIUS_KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    monkeypatch.setenv("MOBIUS_TOPICS__REPLIES", "team.replies")
+    monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__SASL_PASSWORD", "hunter2")
+    monkeypatch.setenv("MOBIUS_CLICKHOUSE_DSN", "https://analyst:pw@ch.example:8443/mobius")
+    settings = MobiusSettings()
+    assert settings.kafka_endpoints == [("kafka-1", 9092), ("kafka-2", 9092)]
+    assert not settings.kafka_is_local
+    assert settings.topics.replies == "team.replies"
+    assert settings.topics.queries == "mobius.queries"
+    assert settings.kafka_security.protocol == "SASL_SSL"
+    assert not settings.clickhouse_embedded
+
+
+def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__SASL_PASSWORD", "hunter2")
+    monkeypatch.setenv("MOBIUS_REDIS_PASSWORD", "swordfish")
+    text = repr(MobiusSettings()) + str(MobiusSettings().model_dump())
+    assert "hunter2" not in text and "swordfish" not in text
+
+
+def test_settings_are_frozen() -> None:
+    settings = MobiusSettings()
+    with pytest.raises(ValidationError):
+        settings.kafka_partitions = 1  # type: ignore[misc]
+
+
+def test_unknown_security_protocol_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__PROTOCOL", "TLS")
+    with pytest.raises(ValidationError, match="protocol"):
+        MobiusSettings()

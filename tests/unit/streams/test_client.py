@@ -1,0 +1,44 @@
+"""The client matches replies to waiting asks by request id, and shrugs off strangers' bytes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from schemas.events import ReplyEvent, encode_reply, now_utc
+from streams.client import AskTimeout, MobiusClient
+from streams.config import KafkaConfig, TopicNames
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[MobiusClient]:
+    """A client that never connects: its reader is fed by hand."""
+    unstarted = MobiusClient(KafkaConfig(), TopicNames())
+    yield unstarted
+    await unstarted.stop()
+
+
+def _reply(request_id: str) -> bytes:
+    return encode_reply(
+        ReplyEvent(request_id=request_id, status="ok", content=request_id, answered_at=now_utc())
+    )
+
+
+async def test_each_reply_resolves_the_ask_with_its_request_id(client: MobiusClient) -> None:
+    first, second = client.expect("a"), client.expect("b")
+    client._deliver(_reply("b"))
+    client._deliver(_reply("nobody-asked"))
+    client._deliver(b"\x00 not avro")
+    assert second.done() and not first.done()
+    assert (await second).content == "b"
+    client._deliver(_reply("a"))
+    assert (await client.wait("a", first, timeout=1)).content == "a"
+    assert client._waiting == {"b": second}  # `wait` forgets the ask it answered
+
+
+async def test_no_reply_in_time_is_an_ask_timeout(client: MobiusClient) -> None:
+    future = client.expect("slow")
+    with pytest.raises(AskTimeout, match="slow"):
+        await client.wait("slow", future, timeout=0.01)
+    assert "slow" not in client._waiting

@@ -1,0 +1,49 @@
+"""Publishing: transient failures are retried, records Kafka can never take become dead letters."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka.errors import InvalidTopicError, KafkaConnectionError, MessageSizeTooLargeError
+
+from schemas.vocabulary import DLQ_ORIGINAL_BYTES, DLQ_REASON
+from streams.outgoing import Outgoing
+from streams.publishing import UNPUBLISHABLE_KEEP_BYTES, publish_all
+
+
+class FlakyBroker:
+    def __init__(self, failures: dict[str, list[Exception]]) -> None:
+        self.failures = failures
+        self.sent: list[Outgoing] = []
+
+    async def send(self, record: Outgoing) -> None:
+        pending = self.failures.get(record.topic) or []
+        if pending:
+            raise pending.pop(0)
+        self.sent.append(record)
+
+
+async def test_a_broker_hiccup_is_retried_until_the_record_lands() -> None:
+    broker = FlakyBroker({"replies": [KafkaConnectionError(), KafkaConnectionError()]})
+    await publish_all(broker.send, [Outgoing("replies", b"k", b"v")], "dlq", "q[0]@1")
+    assert [r.topic for r in broker.sent] == ["replies"]
+
+
+@pytest.mark.parametrize("error", [MessageSizeTooLargeError(), InvalidTopicError()])
+async def test_an_unpublishable_record_becomes_a_small_dead_letter(error: Exception) -> None:
+    broker = FlakyBroker({"__consumer_offsets": [error]})
+    huge = Outgoing("__consumer_offsets", b"k" * 10_000, b"x" * 20_000_000)
+    await publish_all(broker.send, [huge, Outgoing("completions", b"k", b"v")], "dlq", "q[0]@7")
+    letter = next(r for r in broker.sent if r.topic == "dlq")
+    headers = dict(letter.headers)
+    assert len(letter.value) == UNPUBLISHABLE_KEEP_BYTES and len(letter.key) <= 200
+    assert headers[DLQ_ORIGINAL_BYTES] == b"20000000"
+    assert b"__consumer_offsets" in headers[DLQ_REASON]
+    assert [r.topic for r in broker.sent].count("completions") == 1
+
+
+async def test_a_dead_letter_too_large_keeps_its_own_reason() -> None:
+    letter = Outgoing("dlq", b"", b"x" * 20_000_000, ((DLQ_REASON, b"invalid QueryEvent"),))
+    broker = FlakyBroker({"dlq": [MessageSizeTooLargeError()]})
+    await publish_all(broker.send, [letter], "dlq", "q[0]@7")
+    headers = dict(broker.sent[0].headers)
+    assert headers[DLQ_REASON] == b"invalid QueryEvent" and DLQ_ORIGINAL_BYTES in headers
