@@ -17,6 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+from tenacity import RetryError, Retrying, stop_after_delay, wait_fixed
+
 from infra.errors import ServiceFailedToStart
 
 # Children started by this process, kept so they are reaped (not left as zombies or warned
@@ -107,22 +110,16 @@ class ManagedProcess:
             return ""
 
 
-def _proc_state(pid: int) -> str | None:
-    """The kernel's one-letter process state ("Z" for a zombie), or None when gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-
-
 def _is_ours(pid: int, run_dir: Path) -> bool:
-    state = _proc_state(pid)
-    if state in (None, "Z"):
-        _reap(pid)
-        return False
+    """Alive (not a zombie) and running in `run_dir`: a recycled pid is somebody else's."""
     try:
-        return Path(os.readlink(f"/proc/{pid}/cwd")) == run_dir
-    except OSError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            _reap(pid)
+            return False
+        return Path(process.cwd()) == run_dir
+    except psutil.Error:
+        _reap(pid)
         return False
 
 
@@ -141,11 +138,23 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.kill(pid, sig)
 
 
+def _gone(pid: int) -> bool:
+    """Exited (reaped here if it is our child): no process, or only its zombie."""
+    try:
+        gone = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        gone = True
+    if gone:
+        _reap(pid)
+    return gone
+
+
 def _wait_gone(pid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _proc_state(pid) in (None, "Z"):
-            _reap(pid)
-            return True
-        time.sleep(0.05)
-    return False
+    try:
+        for attempt in Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.05)):
+            with attempt:
+                if not _gone(pid):
+                    raise TimeoutError(pid)
+    except RetryError:
+        return False
+    return True

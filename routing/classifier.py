@@ -1,87 +1,100 @@
-"""What kind of query this is: pure, cheap, and explainable (no model call on the hot path).
+"""What kind of query this is, with the probabilities and the cause behind the answer (pure).
 
-The type decides the model group; the complexity score (0..1) says how much reasoning the query
-asks for. Both come from the text alone plus the prompt's token count, measured by the caller with
-LiteLLM's token counter so it matches what the providers will bill.
+Order of causes: a prompt past the configured size is long_context whatever it asks (`size`); an
+enterprise caller's type hint is honoured (`hint`); otherwise the trained model decides (`model`,
+or `unsure` when no type is likely enough and the query is treated as hard), or the keyword rules
+when configured (`rules`). Every decision reads a bounded view of the conversation, so its cost
+does not grow with the prompt.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
 
-from schemas.vocabulary import QueryType
+from routing.query_model import MODEL_PATH, QueryModel, Thresholds, decide
+from routing.router_config import ClassifierSettings
+from routing.rules_classifier import rules_type
+from schemas.vocabulary import QUERY_TYPES, QueryType
 
-MANY_CODE_SIGNS = 2  # two code-looking lines make code even without the word "code"
-_CODE_FENCE = re.compile(r"```")
-_CODE_SIGNS = re.compile(
-    r"(\bdef \w+\(|\bclass \w+[:(]|\bfunction\s*\w*\(|=>|\bimport \w+|#include|\bpublic static\b"
-    r"|\bSELECT\b.+\bFROM\b|Traceback \(most recent call last\)|\bconsole\.log\(|;\s*$)",
-    re.MULTILINE,
-)
-_CODE_WORDS = re.compile(
-    r"\b(code|function|regex|refactor|compile|bug|stack trace|unit test|python|javascript|typescript"
-    r"|rust|golang|java|sql|api endpoint|script|implement)\b",
-    re.IGNORECASE,
-)
-_REASONING_WORDS = re.compile(
-    r"\b(why|prove|derive|step by step|analy[sz]e|compare|trade-?offs?|evaluate|explain in detail"
-    r"|reason|plan|strategy|design|implications|pros and cons|critique|optimi[sz]e|justify)\b",
-    re.IGNORECASE,
-)
+Cause = Literal["size", "hint", "model", "unsure", "rules"]
+Messages = Sequence[tuple[str, str]]  # (role, content)
 
 
 @dataclass(frozen=True)
 class Classification:
+    """A query's type, how sure the classifier is of each type, and why it chose this one."""
+
     query_type: QueryType
-    complexity: float
     prompt_tokens: int
+    cause: Cause
+    probabilities: Mapping[QueryType, float] = field(default_factory=dict)
+    complexity: float = 0.0  # P(complex) for the model; the keyword score for the rules
+
+    def probability(self, query_type: QueryType) -> float:
+        return float(self.probabilities.get(query_type, 0.0))
 
 
-def classify(
-    texts: Sequence[str],
-    prompt_tokens: int,
-    long_context_tokens: int,
-    complex_threshold: float,
-    hinted_type: QueryType | None = None,
-) -> Classification:
-    """Classify the conversation whose message texts are given (the last one is the question)."""
-    complexity = complexity_score(texts[-1] if texts else "")
-    if prompt_tokens >= long_context_tokens:
-        # Size wins over a hint: a small model cannot read the prompt at all.
-        return Classification("long_context", complexity, prompt_tokens)
-    if hinted_type is not None:
-        return Classification(hinted_type, complexity, prompt_tokens)
-    if _is_code("\n".join(texts[-2:])):
-        return Classification("code", complexity, prompt_tokens)
-    if complexity >= complex_threshold:
-        return Classification("complex", complexity, prompt_tokens)
-    return Classification("simple", complexity, prompt_tokens)
+class QueryClassifier(Protocol):
+    def classify(
+        self, messages: Messages, prompt_tokens: int, hinted_type: QueryType | None = None
+    ) -> Classification: ...
 
 
-def complexity_score(question: str) -> float:
-    """0 for a one-line factual question, towards 1 for long multi-part reasoning requests."""
-    words = len(question.split())
-    reasoning = len(_REASONING_WORDS.findall(question))
-    questions = question.count("?")
-    steps = len(re.findall(r"^\s*(\d+[.)]|[-*])\s", question, re.MULTILINE))
-    score = (
-        min(words / 120, 1.0) * 0.35
-        + min(reasoning / 3, 1.0) * 0.45
-        + min(max(questions - 1, 0) / 3, 1.0) * 0.1
-        + min(steps / 4, 1.0) * 0.1
-    )
-    return round(min(score, 1.0), 3)
+class ModelClassifier:
+    """The trained model (routing/query_model.py) behind the size rule and hints."""
+
+    def __init__(self, model: QueryModel, long_context_tokens: int, thresholds: Thresholds | None = None):
+        self.model = model
+        self.long_context_tokens = long_context_tokens
+        self.thresholds = thresholds or model.thresholds
+
+    def classify(
+        self, messages: Messages, prompt_tokens: int, hinted_type: QueryType | None = None
+    ) -> Classification:
+        probabilities = self.model.probabilities(messages)
+        complexity = probabilities["complex"]
+        if prompt_tokens >= self.long_context_tokens:
+            # Size wins over a hint: a small model cannot read the prompt at all.
+            return Classification("long_context", prompt_tokens, "size", probabilities, complexity)
+        if hinted_type is not None:
+            return Classification(hinted_type, prompt_tokens, "hint", probabilities, complexity)
+        query_type, cause = decide([probabilities[t] for t in QUERY_TYPES], self.thresholds)
+        return Classification(query_type, prompt_tokens, cause, probabilities, complexity)
 
 
-def _is_code(question: str) -> bool:
-    signs = len(_CODE_SIGNS.findall(question))
-    talks_code = bool(_CODE_WORDS.search(question))
-    asks_work = bool(re.search(r"\b(write|fix|debug|review|implement|refactor)\b", question, re.IGNORECASE))
-    return (
-        bool(_CODE_FENCE.search(question))
-        or signs >= MANY_CODE_SIGNS
-        or (signs >= 1 and (talks_code or asks_work))
-        or (talks_code and asks_work)
-    )
+class RulesClassifier:
+    """The keyword rules (routing/rules_classifier.py), kept as a configured fallback."""
+
+    def __init__(self, long_context_tokens: int, complex_threshold: float) -> None:
+        self.long_context_tokens = long_context_tokens
+        self.complex_threshold = complex_threshold
+
+    def classify(
+        self, messages: Messages, prompt_tokens: int, hinted_type: QueryType | None = None
+    ) -> Classification:
+        query_type, complexity = rules_type([content for _, content in messages], self.complex_threshold)
+        if prompt_tokens >= self.long_context_tokens:
+            return Classification("long_context", prompt_tokens, "size", complexity=complexity)
+        if hinted_type is not None:
+            return Classification(hinted_type, prompt_tokens, "hint", complexity=complexity)
+        return Classification(query_type, prompt_tokens, "rules", complexity=complexity)
+
+
+def build_classifier(settings: ClassifierSettings, base_dir: Path | None = None) -> QueryClassifier:
+    """The classifier the config asks for; the model is loaded once, here."""
+    if settings.method == "rules":
+        return RulesClassifier(settings.long_context_tokens, settings.complex_threshold)
+    path = MODEL_PATH
+    if settings.model_path is not None:
+        path = (
+            settings.model_path
+            if settings.model_path.is_absolute()
+            else (base_dir or Path()) / settings.model_path
+        )
+    model = QueryModel.load(path)
+    overrides = settings.thresholds
+    thresholds = Thresholds(**{**model.thresholds.__dict__, **overrides}) if overrides else None
+    return ModelClassifier(model, settings.long_context_tokens, thresholds)

@@ -9,6 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from routing.router_config import RouterConfig
+
 
 @cache
 def price_map() -> dict[str, dict[str, Any]]:
@@ -38,3 +40,28 @@ def token_prices(params: dict[str, Any]) -> tuple[Decimal, Decimal]:
     return Decimal(str(info.get("input_cost_per_token") or 0)), Decimal(
         str(info.get("output_cost_per_token") or 0)
     )
+
+
+def group_prices(config: RouterConfig) -> dict[str, tuple[Decimal, Decimal]]:
+    """USD per input and output token of each model group: the mean of its deployments (the
+    default simple-shuffle spreads calls evenly over them)."""
+    prices: dict[str, list[tuple[Decimal, Decimal]]] = {}
+    for deployment in config.model_list:
+        prices.setdefault(deployment.model_name, []).append(token_prices(deployment.litellm_params))
+    return {
+        group: (
+            sum((p[0] for p in each), Decimal(0)) / len(each),
+            sum((p[1] for p in each), Decimal(0)) / len(each),
+        )
+        for group, each in prices.items()
+    }
+
+
+def group_windows(config: RouterConfig) -> dict[str, int]:
+    """The largest context window of each group (what the policy routes by), from the price map."""
+    windows: dict[str, int] = {}
+    for deployment in config.model_list:
+        info = model_info(str(deployment.litellm_params["model"]))
+        window = int(info.get("max_input_tokens") or info.get("max_tokens") or 8192)
+        windows[deployment.model_name] = max(windows.get(deployment.model_name, 0), window)
+    return windows

@@ -43,8 +43,14 @@ class TierLimits(_Frozen):
 
 
 class ClassifierSettings(_Frozen):
+    """How queries are classified: the trained model (default) or the keyword rules."""
+
+    method: Literal["model", "rules"] = "model"
+    model_path: Path | None = None  # the artifact; routing/model/query_model.npz by default
+    # Probability thresholds overriding those chosen at training (complex, code, unsure, long_context).
+    thresholds: dict[str, float] = Field(default_factory=dict)
     long_context_tokens: int = Field(default=12000, gt=0)
-    complex_threshold: float = Field(default=0.35, ge=0, le=1)
+    complex_threshold: float = Field(default=0.35, ge=0, le=1)  # the rules' keyword score
 
 
 class SpendLimits(_Frozen):

@@ -118,6 +118,11 @@ class CompletionRecord(_Record):
     worker_id: str
     created_at: datetime
     completed_at: datetime
+    route_cause: str = ""
+    p_simple: float = 0.0
+    p_complex: float = 0.0
+    p_code: float = 0.0
+    p_long_context: float = 0.0
 
 
 class AlertEvent(_Record):

@@ -6,10 +6,10 @@ import logging
 
 import typer
 
-from mobius.cli import analytics, budget, routing, services, tools
+from mobius.cli import analytics, budget, quality, routing, services, tools
 
 app = typer.Typer(help="Mobius Router: route LLM queries over Kafka with LiteLLM.", no_args_is_help=True)
-for group in (services, routing, analytics, tools):
+for group in (services, routing, quality, analytics, tools):
     group.register(app)
 app.add_typer(budget.app, name="budget")
 

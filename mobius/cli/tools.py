@@ -62,6 +62,7 @@ def bench(
     the rate one worker holds at 1 s provider latency, worker memory, analytics ingest and freshness."""
     from mobius.tools.bench import BenchOptions, bench_pipeline
     from mobius.tools.bench_analytics import bench_analytics
+    from mobius.tools.bench_classify import bench_classify
 
     settings = load_settings()
     stack = LocalStack(settings)
@@ -70,6 +71,7 @@ def bench(
         started = stack.up()
         result = bench_pipeline(settings, options)
         result |= asyncio.run(bench_analytics(settings, rows, freshness_rate, min(seconds, 10.0)))
+        result |= bench_classify(settings.router_config)
     except (ServiceError, ClickHouseUnavailable) as exc:
         raise fail(str(exc)) from None
     if started:

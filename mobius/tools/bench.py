@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import yaml
 
 from infra.errors import ServiceError
@@ -58,29 +59,24 @@ class BenchOptions:
 
 
 def rss_mb(pid: int | None) -> float:
-    """Resident memory of a process, from /proc (0 when it is gone)."""
-    return round(_proc_status(pid, "VmRSS:") / 1024, 1)
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time a process has used, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, TypeError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (USER_HZ = 100)
-
-
-def _proc_status(pid: int | None, key: str) -> float:
+    """Resident memory of a process (0 when it is gone)."""
     if pid is None:
         return 0.0
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key):
-                return float(line.split()[1])
-    except FileNotFoundError:
-        pass
-    return 0.0
+        return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+    except psutil.Error:
+        return 0.0
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used (0 when it is gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
 
 
 @contextmanager

@@ -9,12 +9,12 @@ how many finish: the highest rate the system sustains.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from mobius.tools.stats import percentile
 from schemas.vocabulary import Tier
 
 Ask = Callable[[int], Awaitable[bool]]
@@ -34,12 +34,6 @@ class ClosedLoopResult:
     @property
     def rate(self) -> float:
         return self.answered / self.seconds if self.seconds > 0 else 0.0
-
-
-def percentile(values: list[float], pct: int) -> float:
-    if len(values) < 2:  # noqa: PLR2004 - quantiles needs two points
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 async def open_loop(ask: Ask, rate: float, seconds: float) -> list[float]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import statistics
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +29,7 @@ from mobius.fleet import SinkProcess, Worker
 from mobius.settings import MobiusSettings
 from mobius.stack import LocalStack
 from mobius.tools.demo_workload import MALFORMED, DemoQuery, build_workload
+from mobius.tools.stats import percentile
 from routing.budgets import Scope
 from routing.llm_gateway import deployment_price
 from routing.router_config import RouterConfig, load_router_config
@@ -195,9 +195,9 @@ def summarize(run: DemoRun, config: RouterConfig) -> dict[str, Any]:
         "dlq": run.dead_letters,
         "fallbacks": sum(1 for _, r, _ in run.replies if r.fallbacks > 0),
         "groups_used": sorted({r.model_group for _, r, _ in ok if r.model_group}),
-        "p50_ms": round(_percentile(latencies, 50), 1),
-        "p95_ms": round(_percentile(latencies, 95), 1),
-        "p99_ms": round(_percentile(latencies, 99), 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
         "cost_usd": round(cost / 1e9, 6),
         "all_smart_cost_usd": round(float(all_smart) / 1e9, 6),
         "savings_pct": round(100 * (1 - cost / float(all_smart)), 1) if all_smart else 0.0,
@@ -265,14 +265,6 @@ def wait_for_analytics(settings: MobiusSettings, request_ids: set[str], timeout_
         if landed >= len(request_ids) or time.monotonic() > deadline:
             return landed
         time.sleep(0.2)
-
-
-def _percentile(values: list[float], pct: int) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ import mode.loop
 
 from mobius.settings import MobiusSettings
 from routing.attempts import AttemptLog
+from routing.classifier import QueryClassifier, build_classifier
 from routing.health import check_all, groups_down
 from routing.llm_gateway import LLMGateway
 from routing.router_config import RouterConfig, load_router_config
@@ -26,12 +27,17 @@ logger = logging.getLogger("mobius.worker")
 
 
 def build_pipeline(
-    settings: MobiusSettings, config: RouterConfig, gateway: LLMGateway, budgets: RedisBudgetStore
+    settings: MobiusSettings,
+    config: RouterConfig,
+    gateway: LLMGateway,
+    budgets: RedisBudgetStore,
+    classifier: QueryClassifier,
 ) -> RoutePipeline:
     """The pipeline with its real adapters; call inside the worker's event loop."""
     redis = budgets.client
     return RoutePipeline(
         completer=gateway,
+        classifier=classifier,
         policy=config.mobius,
         count_tokens=count_tokens,
         topics=settings.topics,
@@ -44,6 +50,7 @@ def build_pipeline(
 
 def create_worker_app(settings: MobiusSettings) -> faust.App:
     config = load_router_config(settings.router_config)  # fail before joining the group
+    classifier = build_classifier(config.mobius.classifier, settings.router_config.parent)
     app = create_app(settings.kafka, settings.worker)
 
     gateways: list[LLMGateway] = []
@@ -53,7 +60,7 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
     async def make_pipeline() -> RoutePipeline:
         gateways.append(LLMGateway(config, attempts, redis=router_redis(settings.redis)))
         stores.append(RedisBudgetStore(redis_client(settings.redis), config.mobius.budgets.near_cap_share))
-        return build_pipeline(settings, config, gateways[-1], stores[-1])
+        return build_pipeline(settings, config, gateways[-1], stores[-1], classifier)
 
     register_route_agent(app, settings.topics.queries, make_pipeline, settings.worker_max_in_flight)
     alerts_topic = app.topic(settings.topics.alerts, key_type=bytes, value_type=bytes)

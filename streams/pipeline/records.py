@@ -96,6 +96,11 @@ def build_completion(
         worker_id=worker_id,
         created_at=query.created_at,
         completed_at=reply.answered_at,
+        route_cause=classification.cause if classification else "",
+        p_simple=classification.probability("simple") if classification else 0.0,
+        p_complex=classification.probability("complex") if classification else 0.0,
+        p_code=classification.probability("code") if classification else 0.0,
+        p_long_context=classification.probability("long_context") if classification else 0.0,
     )
 
 

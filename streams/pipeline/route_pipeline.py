@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 
 from routing.cache_key import cache_key
-from routing.classifier import Classification, classify
+from routing.classifier import Classification, QueryClassifier
 from routing.outcomes import LLMError, LLMResult
 from routing.policy import RouteDecision, RouteRejected, decide_route
 from routing.router_config import MobiusPolicy
@@ -50,6 +50,7 @@ class RoutePipeline:
         self,
         *,
         completer: Completer,
+        classifier: QueryClassifier,
         policy: MobiusPolicy,
         count_tokens: TokenCounter,
         topics: TopicNames,
@@ -59,6 +60,7 @@ class RoutePipeline:
         cache: ResponseCache | None = None,
     ) -> None:
         self.completer = completer
+        self.classifier = classifier
         self.policy = policy
         self.count_tokens = count_tokens
         self.topics = topics
@@ -122,11 +124,9 @@ class RoutePipeline:
         return answer + list(call.alerts)
 
     def _classify(self, query: QueryEvent, messages: list[dict[str, str]]) -> Classification:
-        return classify(
-            [m.content for m in query.messages],
+        return self.classifier.classify(
+            [(m.role, m.content) for m in query.messages],
             self.count_tokens(messages),
-            self.policy.classifier.long_context_tokens,
-            self.policy.classifier.complex_threshold,
             query.hints.query_type if query.hints else None,
         )
 

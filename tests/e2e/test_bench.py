@@ -23,6 +23,9 @@ KEYS = [
     "ingest_rows_per_s",
     "worker_rss_mb_start",
     "worker_rss_mb_end",
+    "classify_p50_us",
+    "classify_p99_us",
+    "classify_5mb_document_p99_us",
 ]
 
 
@@ -66,4 +69,6 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert 0 <= report["freshness_p50_ms"] <= report["freshness_p95_ms"] < 60_000
     assert report["freshness_samples"] >= 500
     assert report["worker_rss_mb_start"] > 50 and report["worker_rss_mb_end"] > 50
+    assert 0 < report["classify_p50_us"] <= report["classify_p99_us"] and report["classify_samples"] >= 400
+    assert report["classify_5mb_document_p99_us"] > 0
     assert processes_under(tmp_path / "state") == []

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 from infra.ports import pick_free_port
 from mobius.settings import MobiusSettings
 
@@ -42,14 +44,10 @@ def local_settings(state_dir: Path, **overrides: object) -> MobiusSettings:
 def processes_under(state_dir: Path) -> list[int]:
     """Every live process whose working directory is inside the state directory."""
     found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for process in psutil.process_iter():
         try:
-            cwd = Path(os.readlink(proc / "cwd"))
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
+            if process.status() != psutil.STATUS_ZOMBIE and Path(process.cwd()).is_relative_to(state_dir):
+                found.append(process.pid)
+        except psutil.Error:
             continue
-        if state != "Z" and cwd.is_relative_to(state_dir):
-            found.append(int(proc.name))
     return found

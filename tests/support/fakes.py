@@ -11,10 +11,33 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from routing.budgets import Cap, CapExceeded, Reservation
+from routing.classifier import Classification
 from routing.outcomes import LLMError, LLMResult
+from schemas.vocabulary import QUERY_TYPES, QueryType
 from streams.pipeline.ports import BudgetUnavailable, ProviderCall
 
 PRICES_NANO_PER_TOKEN = {"fast": 1, "smart": 10, "code": 4, "long-context": 2}
+
+
+@dataclass
+class FakeClassifier:
+    """Types by marker words (a query naming "analyze" is complex, "python" is code), with the
+    size rule and hints the real classifiers apply."""
+
+    long_context_tokens: int = 12_000
+    markers: dict[str, QueryType] = field(default_factory=lambda: {"analyze": "complex", "python": "code"})
+
+    def classify(
+        self, messages: Sequence[tuple[str, str]], prompt_tokens: int, hinted_type: QueryType | None = None
+    ) -> Classification:
+        if prompt_tokens >= self.long_context_tokens:
+            return Classification("long_context", prompt_tokens, "size")
+        if hinted_type is not None:
+            return Classification(hinted_type, prompt_tokens, "hint")
+        text = messages[-1][1].lower()
+        found = next((t for word, t in self.markers.items() if word in text), "simple")
+        probabilities = {t: 0.97 if t == found else 0.01 for t in QUERY_TYPES}
+        return Classification(found, prompt_tokens, "model", probabilities, probabilities["complex"])
 
 
 @dataclass

@@ -10,7 +10,7 @@ WINDOWS = {"fast": 200_000, "smart": 200_000, "code": 1_047_576, "long-context":
 
 
 def _route(query_type: str, tier: str, tokens: int = 50, **kwargs: object) -> str:
-    c = Classification(query_type, 0.5, tokens)  # type: ignore[arg-type]
+    c = Classification(query_type, tokens, "model")  # type: ignore[arg-type]
     return decide_route(c, tier, POLICY, WINDOWS, **kwargs).group  # type: ignore[arg-type]
 
 
@@ -40,7 +40,7 @@ def test_override_is_for_enterprise_only() -> None:
 
 
 def test_max_tokens_is_clamped_to_the_tier() -> None:
-    c = Classification("simple", 0.1, 10)
+    c = Classification("simple", 10, "model")
     assert decide_route(c, "free", POLICY, WINDOWS, max_tokens_hint=10_000).max_tokens == 512
     assert decide_route(c, "free", POLICY, WINDOWS, max_tokens_hint=100).max_tokens == 100
     assert decide_route(c, "pro", POLICY, WINDOWS).max_tokens == 2048

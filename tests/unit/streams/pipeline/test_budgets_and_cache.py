@@ -19,7 +19,7 @@ from streams.config import TopicNames
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
 from tests.support.events import QUERY
-from tests.support.fakes import FakeCompleter, MemoryBudgetStore, MemoryResponseCache
+from tests.support.fakes import FakeClassifier, FakeCompleter, MemoryBudgetStore, MemoryResponseCache
 
 TOPICS = TopicNames()
 POLICY = load_router_config(DEFAULT_ROUTER_CONFIG).mobius
@@ -45,6 +45,7 @@ def _pipeline(
 ) -> RoutePipeline:
     return RoutePipeline(
         completer=llm,
+        classifier=FakeClassifier(),
         policy=policy,
         count_tokens=lambda messages: sum(len(m["content"]) // 4 + 4 for m in messages),
         topics=TOPICS,

@@ -12,7 +12,7 @@ from streams.config import TopicNames
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
 from tests.support.events import QUERY
-from tests.support.fakes import FakeCompleter, MemoryReplyStore
+from tests.support.fakes import FakeClassifier, FakeCompleter, MemoryReplyStore
 
 TOPICS = TopicNames()
 
@@ -20,6 +20,7 @@ TOPICS = TopicNames()
 def _pipeline(llm: FakeCompleter, store: MemoryReplyStore | None = None) -> RoutePipeline:
     return RoutePipeline(
         completer=llm,
+        classifier=FakeClassifier(),
         policy=load_router_config(DEFAULT_ROUTER_CONFIG).mobius,
         count_tokens=lambda messages: sum(len(m["content"]) // 4 + 4 for m in messages),
         topics=TOPICS,
@@ -49,6 +50,11 @@ async def test_an_answered_query_makes_a_reply_and_a_completion_record() -> None
     assert (record.user_id, record.org_id, record.tier, record.query_type) == ("u-7", "acme", "pro", "simple")
     assert (record.status, record.cost_nano_usd, record.worker_id) == ("ok", 7, "w1")
     assert not reply.budget_downgraded and not reply.cache_hit
+    assert (record.route_cause, record.p_simple, record.p_complex) == (
+        "model",
+        pytest.approx(0.97),
+        pytest.approx(0.01),
+    )
 
 
 async def test_a_provider_failure_is_an_error_reply_with_its_code() -> None:

@@ -1,12 +1,16 @@
+"""The keyword rules, kept as the configured fallback classifier."""
+
 import pytest
 
-from routing.classifier import classify, complexity_score
+from routing.classifier import RulesClassifier
+from routing.rules_classifier import complexity_score
+from schemas.vocabulary import QueryType
+
+RULES = RulesClassifier(long_context_tokens=12000, complex_threshold=0.35)
 
 
-def _type(text: str, tokens: int = 30, hint: str | None = None) -> str:
-    return classify(
-        [text], tokens, long_context_tokens=12000, complex_threshold=0.35, hinted_type=hint
-    ).query_type  # type: ignore[arg-type]
+def _type(text: str, tokens: int = 30, hint: QueryType | None = None) -> str:
+    return RULES.classify([("user", text)], tokens, hint).query_type
 
 
 @pytest.mark.parametrize(
@@ -33,6 +37,7 @@ def test_size_makes_long_context_whatever_the_text_or_hint() -> None:
 
 def test_a_hint_decides_below_the_size_limit() -> None:
     assert _type("What is the capital of France?", hint="complex") == "complex"
+    assert RULES.classify([("user", "hi")], 5, "complex").cause == "hint"
 
 
 def test_complexity_grows_with_reasoning_and_length() -> None:
@@ -41,3 +46,8 @@ def test_complexity_grows_with_reasoning_and_length() -> None:
         "Explain in detail why, derive the result step by step and compare approaches."
     )
     assert 0 <= short < 0.1 < reasoning <= 1
+
+
+def test_the_rules_read_a_bounded_window_of_a_huge_prompt() -> None:
+    classification = RULES.classify([("user", "why " * 2_000_000)], 100)
+    assert classification.cause == "rules"
