@@ -43,10 +43,10 @@ HARD = (QUERY_TYPES.index("complex"), QUERY_TYPES.index("code"))
 class ModelSpec:
     """Hyperparameters, fixed here so that retraining on the same corpus reproduces the model."""
 
-    char_window: int = 300  # characters of the question's head read for character n-grams
+    char_window: int = 500  # characters of the question's head read for character n-grams
     min_df: int = 2  # n-grams seen in fewer training queries carry no weight
-    block_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.5, 3.0)
-    c: float = 5.0
+    block_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.5, 2.0)
+    c: float = 10.0
     folds: int = 3
     seed: int = 7
     # The thresholds are chosen on out-of-fold scores: the best recall of complex and code whose

@@ -67,7 +67,12 @@ def classify(config: ConfigOption = None) -> None:
 
 
 def eval_router(
-    file: Annotated[Path, typer.Argument(help='Labeled JSON lines: {"label": ..., "text": ...}.')],
+    file: Annotated[
+        Path | None, typer.Argument(help='Labeled JSON lines: {"label": ..., "text": ...} or "messages".')
+    ] = None,
+    held_out: Annotated[
+        bool, typer.Option("--held-out", help="Evaluate the corpus's held-out split instead of a file.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     tier: Annotated[str, typer.Option(help="The tier the queries are routed for.")] = "pro",
     output_tokens: Annotated[
@@ -78,7 +83,7 @@ def eval_router(
     """Confusion matrix, precision and recall per class, and the cost of the routes against
     sending everything to `smart` or to `fast`, at the config's prices."""
     from routing.classifier import build_classifier
-    from routing.corpus import example_from_json
+    from routing.corpus import example_from_json, load_corpus
     from routing.evaluation import evaluate
     from routing.price_map import group_prices, group_windows
     from routing.tokens import count_tokens
@@ -86,11 +91,16 @@ def eval_router(
     if tier not in TIERS:
         raise fail(f"unknown tier {tier!r}: use free, pro or enterprise")
     router_config, base = _config(config)
-    try:
-        lines = [json.loads(raw) for raw in file.read_text(encoding="utf-8").splitlines() if raw.strip()]
-        examples = [example_from_json(line) for line in lines]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise fail(f"cannot read {file}: {exc}") from None
+    if (file is None) == (not held_out):
+        raise fail("give a labeled FILE.jsonl or --held-out")
+    if file is None:
+        examples = load_corpus("held_out")
+    else:
+        try:
+            lines = [json.loads(raw) for raw in file.read_text(encoding="utf-8").splitlines() if raw.strip()]
+            examples = [example_from_json(line) for line in lines]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise fail(f"cannot read {file}: {exc}") from None
     result = evaluate(
         examples,
         build_classifier(router_config.mobius.classifier, base),

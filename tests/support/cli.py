@@ -16,7 +16,7 @@ MOBIUS = str(Path(sys.executable).parent / "mobius")
 
 
 def run_mobius(
-    *args: str, env: dict[str, str], path: str | None = None, timeout: float = 240
+    *args: str, env: dict[str, str], path: str | None = None, timeout: float = 240, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
     full_env.update(env)
@@ -24,7 +24,13 @@ def run_mobius(
     if path is not None:
         full_env["PATH"] = path
     return subprocess.run(
-        [MOBIUS, *args], env=full_env, capture_output=True, text=True, timeout=timeout, check=False
+        [MOBIUS, *args],
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
