@@ -174,6 +174,9 @@ async def wait_for_workers(client: MobiusClient, workers: list[Worker], timeout_
                 raise ServiceFailedToStart(f"no worker answered within {timeout_s:.0f} s") from None
 
 
+KIND_LABEL = {"simple": "simple", "complex": "complex", "code": "code", "long_document": "long_context"}
+
+
 def summarize(run: DemoRun, config: RouterConfig) -> dict[str, Any]:
     smart = [deployment_price(d.litellm_params) for d in config.model_list if d.model_name == "smart"]
     ok = [(q, r, ms) for q, r, ms in run.replies if r.status == "ok"]
@@ -187,6 +190,20 @@ def summarize(run: DemoRun, config: RouterConfig) -> dict[str, Any]:
     routes = Counter(
         (rec.query_type, rec.tier, rec.model_group, rec.model or f"({rec.error_code})")
         for rec in run.records.values()
+    )
+    classified = [
+        (query, run.records[reply.request_id])
+        for query, reply, _ in run.replies
+        if reply.request_id in run.records
+    ]
+    # Hard queries from paying tiers answered by fast, except where a spend cap moved them on purpose.
+    hard_to_fast = sum(
+        1
+        for q, r, _ in ok
+        if q.kind in ("complex", "code")
+        and q.tier != "free"
+        and r.model_group == "fast"
+        and not r.budget_downgraded
     )
     return {
         "published": run.published,
@@ -204,6 +221,13 @@ def summarize(run: DemoRun, config: RouterConfig) -> dict[str, Any]:
         "cache_hits": sum(1 for _, r, _ in ok if r.cache_hit),
         "budget_downgrades": sum(1 for _, r, _ in ok if r.budget_downgraded),
         "budget_refusals": sum(1 for _, r, _ in run.replies if r.error_code == "budget_exceeded"),
+        "classified_right_pct": round(
+            100
+            * sum(rec.query_type == KIND_LABEL[q.kind] for q, rec in classified)
+            / max(len(classified), 1),
+            1,
+        ),
+        "hard_answered_by_fast": hard_to_fast,
         "routes": [
             {"query_type": qt, "tier": tier, "group": group, "model": model, "count": n}
             for (qt, tier, group, model), n in sorted(routes.items())
@@ -241,6 +265,8 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
     totals.add_row("cost (USD)", f"{summary['cost_usd']:.6f}")
     totals.add_row("all-smart cost (USD)", f"{summary['all_smart_cost_usd']:.6f}")
     totals.add_row("saved against all-smart", f"{summary['savings_pct']}%")
+    totals.add_row("queries classified as their kind", f"{summary['classified_right_pct']}%")
+    totals.add_row("hard queries (paying tiers) answered by fast", str(summary["hard_answered_by_fast"]))
     totals.add_row("groups used", ", ".join(summary["groups_used"]))
     console.print(totals)
 

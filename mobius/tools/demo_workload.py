@@ -15,17 +15,28 @@ SIMPLE = [
     "What is the boiling point of water in {x}?",
     "Give me a synonym for {x}.",
 ]
+# Hard questions as users ask them: worked problems, proofs, diagnosis, planning under constraints
+# (the kind a keyword classifier sends to the cheap model), and code asked for in plain words.
 COMPLEX = [
-    "Why did {x} happen? Analyze the causes step by step and compare the main explanations.",
-    "Design a strategy for {x}, evaluate the trade-offs and justify each decision.",
-    "Compare {x} with its alternatives: pros and cons, implications, and a reasoned recommendation.",
-    "Derive the key result behind {x} step by step and explain in detail why it holds.",
+    "A loan of {n},000 at 6.5% over 20 years: what is the monthly payment, and how much interest do I save "
+    "by paying 150 more each month?",
+    "Prove that n^3 - n is divisible by 6 for every integer n. Does n^5 - n always divide by 30?",
+    "Weekly sign-ups for {x} fell {n}% the week we raised prices 5% and a competitor launched. How would you "
+    "tell how much of the drop each caused?",
+    "Two trains {n}0 km apart leave at 9:00 toward each other at 70 and 90 km/h. When and where do "
+    "they meet?",
+    "A bag holds {n} red and 7 blue balls and I draw three without replacement. What is the chance exactly "
+    "two are red?",
+    "We have 3 engineers and 8 weeks to move {x} off our monolith with no downtime. Plan it, and say what "
+    "you would cut first if we slip.",
 ]
 CODE = [
     "Write a python function that {x}.",
     "Fix this bug: def {x}(items): return items.sort()",
     "Implement a typescript function that {x}, with unit tests.",
     "Refactor this SQL: SELECT * FROM orders WHERE {x}; it is slow.",
+    "cron line that runs my backup of {x} every weekday at 6:30",
+    "regex that matches order numbers like AB-{n}123 but not ab-{n}123",
 ]
 TOPICS = [
     "France",
@@ -77,9 +88,9 @@ def build_workload(size: int = 300, seed: int = 7) -> list[DemoQuery]:
         if kind == "simple":
             text = rng.choice(SIMPLE).format(x=topic)
         elif kind == "complex":
-            text = rng.choice(COMPLEX).format(x=topic)
+            text = rng.choice(COMPLEX).format(x=topic, n=rng.randint(2, 9))
         elif kind == "code":
-            text = rng.choice(CODE).format(x=topic.replace(" ", "_"))
+            text = rng.choice(CODE).format(x=topic.replace(" ", "_"), n=rng.randint(2, 9))
         else:
             sections = rng.randint(260, 420)  # ~15k-25k tokens
             body = "".join(DOCUMENT.format(n=n) for n in range(sections))

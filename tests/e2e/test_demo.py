@@ -19,6 +19,8 @@ KEYS = {
     "p99_ms",
     "cost_usd",
     "all_smart_cost_usd",
+    "classified_right_pct",
+    "hard_answered_by_fast",
 }
 
 
@@ -41,5 +43,6 @@ def test_demo_json_reports_a_sane_run_and_leaves_nothing_running(tmp_path: Path)
     assert set(summary["groups_used"]) >= {"fast", "smart", "code"}
     assert 0 < summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
     assert 0 < summary["cost_usd"] < summary["all_smart_cost_usd"]
+    assert summary["classified_right_pct"] >= 90  # the demo uses the trained classifier
     assert summary["analytics_rows"] == 61  # every completion reached ClickHouse through the sink
     assert processes_under(tmp_path / "state") == []

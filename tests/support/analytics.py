@@ -37,6 +37,12 @@ def record(i: int, cost: int) -> CompletionRecord:
         worker_id="w",
         created_at=created,
         completed_at=created + timedelta(milliseconds=100 + i),
+        # Every seventh looks hard to the classifier yet was answered by fast: a likely misroute.
+        route_cause="model",
+        p_simple=0.2 if i % 7 == 0 else 0.9,
+        p_complex=0.7 if i % 7 == 0 else 0.05,
+        p_code=0.05,
+        p_long_context=0.05 if i % 7 == 0 else 0.0,
     )
 
 

@@ -202,7 +202,7 @@ def test_a_real_pipeline_run_lands_with_exact_cost_sums(
                     ("What is the capital of Peru?", "free"),
                     ("Write a python function that reverses a string", "pro"),
                     (
-                        "Why do tides happen? Analyze step by step and compare the moon and the sun.",
+                        "Prove that the square root of 2 is irrational; does the proof work for 4?",
                         "enterprise",
                     ),
                 ] * 10

@@ -14,7 +14,7 @@ from tests.support.pipeline import read_until, running_pipeline, topic_reader, w
 
 CAP_USD = 0.01
 # Distinct per request, so the response cache stays out of it.
-QUESTION = "Why do markets crash? Analyze step by step and compare the main theories ({})."
+QUESTION = "A bag has 5 red and 7 blue balls; I draw 3 without replacement. P(exactly 2 red)? ({})"
 
 
 def test_two_workers_hold_an_org_cap_downgrade_near_it_and_refuse_at_it(

@@ -40,7 +40,7 @@ async def client(pipeline: Pipeline) -> AsyncIterator[MobiusClient]:
     [
         ("What is the capital of France?", "free", "fast", "simple"),
         (
-            "Why do interest rates rise? Analyze the trade-offs step by step and compare policies.",
+            "Two trains 300 km apart leave at 9:00 toward each other at 70 and 80 km/h. When do they meet?",
             "pro",
             "smart",
             "complex",
@@ -81,7 +81,12 @@ async def test_a_failing_provider_is_cooled_down_and_fallbacks_answer(
     pipeline.simulator.controls(down=["anthropic"])
 
     def question(i: int) -> list[dict[str, str]]:  # distinct, so the response cache stays out of it
-        return [{"role": "user", "content": f"Compare and analyze the trade-offs of nuclear power ({i})."}]
+        return [
+            {
+                "role": "user",
+                "content": f"Prove that the product of {i + 2} consecutive integers is divisible by {i + 2}!",
+            }
+        ]
 
     replies = await asyncio.gather(
         *(client.ask(question(i), user_id=f"u{i}", tier="pro", timeout=60) for i in range(12))
