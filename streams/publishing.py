@@ -70,12 +70,28 @@ def unpublishable_letter(record: Outgoing, reason: str, dlq_topic: str, source: 
     return Outgoing(dlq_topic, record.key[:200], record.value[:UNPUBLISHABLE_KEEP_BYTES], headers)
 
 
+def _unpublishable_cause(exc: BaseException) -> BaseException | None:
+    """The error no retry can cure, if `exc` is one or wraps one (Faust re-raises the producer's
+    errors as its own ProducerSendError, from the original)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, UNPUBLISHABLE):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 async def _send_until_done(send: Send, record: Outgoing) -> None:
     async def attempt() -> None:
         try:
             await send(record)
-        except UNPUBLISHABLE as exc:
-            raise Unpublishable(f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            cause = _unpublishable_cause(exc)
+            if cause is None:
+                raise
+            raise Unpublishable(f"{type(cause).__name__}: {cause}"[:MAX_REASON]) from exc
 
     # Anything else (the broker away, the producer restarting) is retried: never ack unpublished work.
     await until_done(

@@ -197,7 +197,7 @@ class RoutePipeline:
     def _dead_letter(
         self, raw: bytes, reason: str, source: str, request_id: str | None, reply_to: str | None
     ) -> list[Outgoing]:
-        logger.warning("dead letter (%s): %s", request_id or "no request id", reason)
+        logger.warning("dead letter (%s): %s", (request_id or "no request id")[:200], reason[:1000])
         return dead_letter(
             self.topics.dlq,
             raw=raw,

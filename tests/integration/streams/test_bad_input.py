@@ -13,6 +13,7 @@ from mobius.settings import MobiusSettings
 from schemas.codec import AvroCodec
 from schemas.events import QUERY_CODEC, ChatMessage, QueryEvent, encode_query, now_utc
 from streams.client import MobiusClient
+from streams.topics import LagProbe
 from tests.support.pipeline import Pipeline, read_until, running_pipeline, topic_reader, wait_until_serving
 
 
@@ -124,3 +125,31 @@ async def test_a_dead_letter_does_not_hold_back_good_queries(pipeline: Pipeline)
             )
         )
     assert all(r.status == "ok" for r in replies)
+
+
+async def test_a_poison_pill_does_not_wedge_its_partition(pipeline: Pipeline) -> None:
+    """A 10 MB request id: its dead letter must not become a 10 MB key plus a 10 MB reply that no
+    broker takes; the partition keeps committing and the same user's next queries are answered."""
+    settings = pipeline.settings
+    async with MobiusClient(settings.kafka, settings.topics) as client:
+        poison_event = _valid("ok", client.reply_topic)
+        poison_event["request_id"] = "x" * 10_000_000
+        poison = QUERY_CODEC.encode(poison_event)
+        await client.publish_raw(poison, key=b"poison-user")
+        replies = await asyncio.gather(
+            *(
+                client.ask(
+                    [{"role": "user", "content": f"q{i}"}], user_id="poison-user", tier="free", timeout=60
+                )
+                for i in range(3)
+            )
+        )
+    assert all(r.status == "ok" for r in replies)
+    probe = LagProbe(settings.kafka, settings.worker_group, settings.topics.queries)
+    await probe.start()
+    try:
+        async with asyncio.timeout(60):
+            while await probe.lag() > 0:  # every offset, the poison pill's included, is committed
+                await asyncio.sleep(0.2)
+    finally:
+        await probe.stop()

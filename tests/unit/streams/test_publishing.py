@@ -28,7 +28,20 @@ async def test_a_broker_hiccup_is_retried_until_the_record_lands() -> None:
     assert [r.topic for r in broker.sent] == ["replies"]
 
 
-@pytest.mark.parametrize("error", [MessageSizeTooLargeError(), InvalidTopicError()])
+class ProducerSendError(Exception):
+    """What Faust raises instead, from the producer's own error."""
+
+
+def _wrapped(error: Exception) -> Exception:
+    try:
+        raise ProducerSendError(f"Error while sending: {error!r}") from error
+    except ProducerSendError as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize(
+    "error", [MessageSizeTooLargeError(), InvalidTopicError(), _wrapped(MessageSizeTooLargeError())]
+)
 async def test_an_unpublishable_record_becomes_a_small_dead_letter(error: Exception) -> None:
     broker = FlakyBroker({"__consumer_offsets": [error]})
     huge = Outgoing("__consumer_offsets", b"k" * 10_000, b"x" * 20_000_000)
