@@ -20,6 +20,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PendingBatch:
+    """A batch's offset ranges and deduplication token, written before its insert."""
+
     token: str
     ranges: dict[int, tuple[int, int]]  # partition -> (first offset, last offset), inclusive
 

@@ -20,6 +20,8 @@ logger = logging.getLogger("mobius.analytics.migrations")
 
 @dataclass(frozen=True)
 class Migration:
+    """One numbered SQL file of analytics/migrations/, split into statements."""
+
     version: int
     name: str
     statements: tuple[str, ...]

@@ -34,6 +34,8 @@ class QueryFailed(Exception):
 
 @dataclass(frozen=True)
 class QueryResult:
+    """Columns and rows of one analyst query."""
+
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
 

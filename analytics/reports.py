@@ -27,6 +27,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 @dataclass(frozen=True)
 class PlotSpec:
+    """How a saved query is drawn: chart kind and columns."""
+
     kind: str
     x: str
     y: tuple[str, ...]
@@ -35,6 +37,8 @@ class PlotSpec:
 
 @dataclass(frozen=True)
 class SavedQuery:
+    """One analyst query from analytics/queries/*.sql, with its description and plot."""
+
     name: str
     description: str
     plot: PlotSpec

@@ -16,6 +16,8 @@ _CREATED_AT = COLUMNS.index("created_at")
 
 
 class RowWriter(Protocol):
+    """Where the sink's batches go (ClickHouse, or a test's stand-in)."""
+
     def write(self, rows: Sequence[Sequence[Any]], token: str) -> None:
         """Insert rows; the same token with the same rows must not insert them twice."""
 

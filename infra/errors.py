@@ -12,12 +12,18 @@ class ServiceError(Exception):
 
 
 class ToolMissing(ServiceError):
+    """A program the local stack needs is not installed; the message says how to install it."""
+
     pass
 
 
 class PortInUse(ServiceError):
+    """A port the local stack needs is taken; the message names the setting that moves it."""
+
     pass
 
 
 class ServiceFailedToStart(ServiceError):
+    """A local service exited or was not ready in time; the message has its log's tail."""
+
     pass

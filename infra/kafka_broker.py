@@ -28,6 +28,8 @@ MIN_JAVA = 17
 
 @dataclass(frozen=True)
 class KafkaBrokerConfig:
+    """Where and how the local KRaft broker runs."""
+
     host: str
     port: int
     controller_port: int
@@ -99,6 +101,8 @@ def render_log4j2(cfg: KafkaBrokerConfig) -> str:
 
 
 class KafkaBroker:
+    """The local Apache Kafka broker (KRaft, one node), from Maven Central jars."""
+
     def __init__(self, cfg: KafkaBrokerConfig) -> None:
         self.cfg = cfg
         self.process = ManagedProcess("kafka", cfg.run_dir)

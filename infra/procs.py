@@ -29,6 +29,8 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 
 @dataclass(frozen=True)
 class ManagedProcess:
+    """A background process owned by a run directory (pid file, log), started and stopped safely."""
+
     name: str
     run_dir: Path
 

@@ -17,6 +17,8 @@ INSTALL_HINT = "apt-get update && apt-get install -y redis-server"
 
 @dataclass(frozen=True)
 class RedisServerConfig:
+    """Where the local redis-server runs."""
+
     host: str
     port: int
     run_dir: Path
@@ -41,6 +43,8 @@ def render_redis_conf(cfg: RedisServerConfig) -> str:
 
 
 class RedisServer:
+    """Debian's redis-server on a loopback port, with its data in the state directory."""
+
     def __init__(self, cfg: RedisServerConfig) -> None:
         self.cfg = cfg
         self.process = ManagedProcess("redis", cfg.run_dir)

@@ -16,6 +16,8 @@ from mobius.settings import MobiusSettings
 
 @dataclass(frozen=True)
 class ServiceStatus:
+    """One local service as `mobius status` shows it."""
+
     name: str
     address: str
     managed: bool
@@ -26,6 +28,8 @@ class ServiceStatus:
 
 
 class LocalStack:
+    """The local Kafka and Redis (and the embedded ClickHouse path) of one state directory."""
+
     def __init__(self, settings: MobiusSettings) -> None:
         self.settings = settings
         state = settings.state_dir.resolve()

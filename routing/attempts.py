@@ -27,11 +27,15 @@ CALLER_ERRORS = frozenset({"context_window_exceeded", "content_policy", "bad_req
 
 @dataclass(frozen=True)
 class FailedAttempt:
+    """One deployment's failure during a request, with our error code."""
+
     model: str
     code: str
 
 
 class AttemptLog(CustomLogger):
+    """LiteLLM callback: failed attempts per request, fallback storms and cooldowns as alerts."""
+
     def __init__(self, monitor: FallbackMonitor | None = None, allowed_fails: int = 3) -> None:
         super().__init__()
         self.monitor = monitor or FallbackMonitor()

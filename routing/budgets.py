@@ -107,6 +107,8 @@ class Reservation:
 
 @dataclass(frozen=True)
 class CapExceeded:
+    """A request refused at a cap: which, what was spent, and the limit."""
+
     cap: Cap
     spent_nano: int
     limit_nano: int

@@ -38,6 +38,8 @@ class Classification:
 
 
 class QueryClassifier(Protocol):
+    """Types a conversation; the model and the rules both implement it."""
+
     def classify(
         self, messages: Messages, prompt_tokens: int, hinted_type: QueryType | None = None
     ) -> Classification: ...

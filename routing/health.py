@@ -16,6 +16,8 @@ PROBE = [{"role": "user", "content": "Reply with the word ok."}]
 
 @dataclass(frozen=True)
 class DeploymentHealth:
+    """One deployment's answer to a one-token health call."""
+
     group: str
     model: str
     healthy: bool

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class LLMResult:
+    """One answered completion: content, who answered, tokens, exact cost and attempts."""
+
     content: str
     group: str  # the group that answered (differs from the requested one after a fallback)
     model: str  # the deployment's model, e.g. openai/gpt-4o-mini

@@ -26,16 +26,22 @@ class _Frozen(BaseModel):
 
 
 class RuleCondition(_Frozen):
+    """When a routing rule applies: query types and tiers (empty means any)."""
+
     query_type: tuple[QueryType, ...] = ()
     tier: tuple[Tier, ...] = ()
 
 
 class RoutingRule(_Frozen):
+    """One rule of `mobius.rules`: a condition and the group it routes to."""
+
     when: RuleCondition = Field(default_factory=RuleCondition)
     group: str
 
 
 class TierLimits(_Frozen):
+    """What one tier may use: groups, prompt and output tokens, cache lifetime."""
+
     allowed_groups: tuple[str, ...]
     max_prompt_tokens: int = Field(gt=0)
     max_output_tokens: int = Field(gt=0)
@@ -63,6 +69,8 @@ class SpendLimits(_Frozen):
 
 
 class BudgetSettings(_Frozen):
+    """Spend caps: limits per tier, the near-cap share and cheaper groups, Redis-down policy."""
+
     near_cap_share: float = Field(default=0.8, gt=0, le=1)
     # Near the cap a request moves to this cheaper group (a group missing here keeps its group).
     cheaper_group: dict[str, str] = Field(default_factory=dict)
@@ -72,6 +80,8 @@ class BudgetSettings(_Frozen):
 
 
 class MobiusPolicy(_Frozen):
+    """The `mobius:` section of a router config: classifier, rules, budgets, tiers."""
+
     default_group: str
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
@@ -95,6 +105,8 @@ class Deployment(BaseModel):
 
 
 class RouterConfig(_Frozen):
+    """A LiteLLM proxy config (model_list, router_settings, litellm_settings) plus our policy."""
+
     model_list: tuple[Deployment, ...] = Field(min_length=1)
     router_settings: dict[str, Any] = Field(default_factory=dict)
     litellm_settings: dict[str, Any] = Field(default_factory=dict)

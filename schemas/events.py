@@ -30,17 +30,23 @@ class _Record(BaseModel):
 
 
 class ChatMessage(_Record):
+    """One turn of the conversation a query carries."""
+
     role: Literal["system", "user", "assistant"]
     content: str
 
 
 class QueryHints(_Record):
+    """What a caller may suggest: a query type, max_tokens, an enterprise model group."""
+
     query_type: QueryType | None = None
     max_tokens: int | None = Field(default=None, gt=0)
     model_group: str | None = None
 
 
 class QueryEvent(_Record):
+    """A query on mobius.queries (query_event.avsc), validated beyond what Avro checks."""
+
     request_id: str = Field(min_length=1, max_length=MAX_REQUEST_ID)
     created_at: datetime
     user_id: str = Field(min_length=1)
@@ -68,12 +74,16 @@ class QueryEvent(_Record):
 
 
 class Usage(_Record):
+    """Tokens a completion used."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
 
 
 class ReplyEvent(_Record):
+    """The answer (or error) sent to the caller's reply topic (reply_event.avsc)."""
+
     request_id: str
     status: Literal["ok", "error"]
     content: str | None = None
@@ -93,6 +103,8 @@ class ReplyEvent(_Record):
 
 
 class CompletionRecord(_Record):
+    """One routed request for analytics, on mobius.completions (completion_record.avsc)."""
+
     request_id: str
     user_id: str
     org_id: str | None = None
@@ -126,6 +138,8 @@ class CompletionRecord(_Record):
 
 
 class AlertEvent(_Record):
+    """An alert on mobius.alerts (alert_event.avsc)."""
+
     alert_id: str
     kind: AlertKind
     subject: str

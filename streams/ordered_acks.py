@@ -17,6 +17,8 @@ Partition = TypeVar("Partition", bound=Hashable)
 
 
 class OrderedAcks(Generic[Partition]):
+    """Offsets started and finished per partition; releases them only in offset order."""
+
     def __init__(self) -> None:
         self._in_flight: dict[Partition, deque[int]] = {}
         self._finished: dict[Partition, set[int]] = {}

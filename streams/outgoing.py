@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Outgoing:
+    """One record the pipeline asks the agent to publish."""
+
     topic: str
     key: bytes
     value: bytes

@@ -34,19 +34,8 @@ def register_route_agent(
 ) -> None:
     """Add the `route` agent to `app`: queries in, replies, records and dead letters out."""
     topic = app.topic(queries_topic, key_type=bytes, value_type=bytes)
-    channels: dict[str, faust.TopicT] = {}
+    send = _sender(app)
     in_flight = InFlight()
-
-    def channel(name: str) -> faust.TopicT:
-        if name not in channels:
-            channels[name] = app.topic(name, key_type=bytes, value_type=bytes)
-        return channels[name]
-
-    async def send(record: Outgoing) -> None:
-        sent = await channel(record.topic).send(
-            key=record.key, value=record.value, headers=list(record.headers)
-        )
-        await sent  # resolves once Kafka (acks=all) has the record
 
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         in_flight.forget(kwargs.get("revoked") or (args[0] if args else ()))
@@ -77,6 +66,21 @@ def register_route_agent(
             task = asyncio.create_task(handle(event))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+
+
+def _sender(app: faust.App) -> Callable[[Outgoing], Awaitable[None]]:
+    """Publishes one record through the app's producer; returns once Kafka (acks=all) has it."""
+    channels: dict[str, faust.TopicT] = {}
+
+    async def send(record: Outgoing) -> None:
+        if record.topic not in channels:
+            channels[record.topic] = app.topic(record.topic, key_type=bytes, value_type=bytes)
+        sent = await channels[record.topic].send(
+            key=record.key, value=record.value, headers=list(record.headers)
+        )
+        await sent
+
+    return send
 
 
 async def _safe_handle(pipeline: RoutePipeline, event: EventT[Any], source: str) -> list[Outgoing]:

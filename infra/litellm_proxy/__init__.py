@@ -57,6 +57,8 @@ def proxy_environment(cache_dir: Path) -> Path:
 
 @dataclass
 class LiteLLMProxy:
+    """LiteLLM's own proxy in its pinned virtualenv, for the side-by-side benchmark."""
+
     port: int
     run_dir: Path
     provider_env: dict[str, str]

@@ -32,6 +32,8 @@ _SPEEDS = {
 
 @dataclass(frozen=True)
 class ModelProfile:
+    """How one simulated model behaves: window, latency, speed, price-relevant usage."""
+
     name: str
     provider: str
     context_window: int

@@ -16,6 +16,8 @@ from infra.procs import ManagedProcess
 
 @dataclass(frozen=True)
 class Simulator:
+    """The provider simulator as a process on a loopback port, and its control API."""
+
     port: int
     run_dir: Path
 

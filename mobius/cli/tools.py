@@ -23,7 +23,8 @@ def demo(
     size: Annotated[int, typer.Option(help="Queries in the workload.")] = 300,
 ) -> None:
     """The main job: route a built-in workload end to end, fail a provider midway, report."""
-    from mobius.tools.demo import print_summary, run_demo
+    from mobius.tools.demo import run_demo
+    from mobius.tools.demo_report import print_summary
 
     try:
         summary = run_demo(

@@ -50,6 +50,8 @@ CONCURRENCY_LATENCY_MS = 1000
 
 @dataclass(frozen=True)
 class BenchOptions:
+    """The options of one `mobius bench` run."""
+
     rate: float = 100.0
     seconds: float = 30.0
     latency_ms: int = 200

@@ -28,6 +28,8 @@ def question(i: int) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class ClosedLoopResult:
+    """What a closed-loop run answered, and in how long."""
+
     answered: int
     seconds: float
 

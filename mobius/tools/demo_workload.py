@@ -71,6 +71,8 @@ MALFORMED = [b"", b"not avro", b"\x00\x00\x00\x00\x01garbage", b"\xc3\x01" + b"\
 
 @dataclass(frozen=True)
 class DemoQuery:
+    """One query of the demo's workload, with the kind it was written as."""
+
     kind: str  # simple, complex, code, long_document
     tier: Tier
     user_id: str

@@ -72,6 +72,8 @@ class Router:
 
 @dataclass
 class ReplayReport:
+    """Counts and costs of a replay, as `mobius replay --json` prints them."""
+
     since: str
     queries: int = 0
     malformed: int = 0

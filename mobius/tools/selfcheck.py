@@ -22,6 +22,8 @@ SELFCHECK_TOPIC = "mobius.selfcheck"
 
 @dataclass(frozen=True)
 class Hop:
+    """One leg of the selfcheck's round trip, and how long it took."""
+
     name: str
     detail: str
     millis: float

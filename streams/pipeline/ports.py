@@ -36,6 +36,8 @@ class ProviderCall:
 
 
 class Completer(Protocol):
+    """The LLM call: one completion through a model group, and its estimated cost."""
+
     group_windows: dict[str, int]
 
     async def complete(
@@ -51,6 +53,8 @@ class Completer(Protocol):
 
 
 class BudgetGuard(Protocol):
+    """Spend caps: reserve before the call (owned by the request id), hold, settle once."""
+
     async def reserve(
         self, request_id: str, caps: Sequence[Cap], primary_nano: int, cheaper_nano: int
     ) -> Reservation | CapExceeded: ...
@@ -63,12 +67,16 @@ class BudgetGuard(Protocol):
 
 
 class ResponseCache(Protocol):
+    """Answers identical queries once: the cached answer, or what `compute` returns."""
+
     async def single_flight(
         self, key: str, ttl_s: int, compute: Callable[[], Awaitable[ProviderCall]]
     ) -> ProviderCall | LLMResult: ...
 
 
 class ReplyStore(Protocol):
+    """What a request produced, by request id, so a redelivery re-sends instead of re-routing."""
+
     async def get(self, request_id: str) -> tuple[bytes, bytes] | None: ...
 
     async def put(self, request_id: str, reply: bytes, completion: bytes) -> None: ...

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from mobius.settings import DEFAULT_ROUTER_CONFIG
-from routing.query_model import QueryModel
+from routing.query_model import MODEL_PATH, file_digest
 from schemas.vocabulary import QUERY_TYPES
 from tests.support.cli import run_mobius
 
@@ -79,8 +79,5 @@ def test_train_router_reproduces_the_shipped_model(tmp_path: Path) -> None:
     output = tmp_path / "model.npz"
     result = run_mobius("train-router", "--output", str(output), env={}, timeout=600)
     assert result.returncode == 0, result.stderr
-    shipped, rebuilt = QueryModel.load(), QueryModel.load(output)
-    assert rebuilt.corpus_digest == shipped.corpus_digest
-    assert rebuilt.thresholds == shipped.thresholds
-    probe = [("user", "Prove that there are infinitely many primes.")]
-    assert rebuilt.probabilities(probe) == shipped.probabilities(probe)
+    assert file_digest(output) == file_digest(MODEL_PATH)  # byte for byte: fixed seeds, sorted vocabulary
+    assert output.with_suffix(".sha256").read_text().split()[0] == file_digest(MODEL_PATH)
