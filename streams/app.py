@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ssl
-
 import faust
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import CredentialsT
 
 from streams.config import KafkaConfig, KafkaSecurity, WorkerConfig
+from streams.kafka_options import sasl, tls_context
 
 
 def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
@@ -20,7 +19,7 @@ def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
     return faust.App(
         worker.group,
         broker=servers,
-        broker_credentials=_credentials(kafka.security),
+        broker_credentials=faust_credentials(kafka.security),
         key_serializer="raw",
         value_serializer="raw",
         # Each worker on a machine needs its own data dir; no worker serves Faust's web views.
@@ -44,18 +43,11 @@ def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
     )
 
 
-def _credentials(security: KafkaSecurity) -> CredentialsT | None:
-    cafile = str(security.ssl_cafile) if security.ssl_cafile else None
-    if security.protocol.startswith("SASL"):
-        password = security.sasl_password.get_secret_value() if security.sasl_password else ""
+def faust_credentials(security: KafkaSecurity) -> CredentialsT | None:
+    """The same security as Faust's broker credentials."""
+    context = tls_context(security)
+    if (login := sasl(security)) is not None:
         return SASLCredentials(
-            username=security.sasl_username or "",
-            password=password,
-            mechanism=security.sasl_mechanism or "PLAIN",
-            ssl_context=ssl.create_default_context(cafile=cafile)
-            if security.protocol == "SASL_SSL"
-            else None,
+            username=login.username, password=login.password, mechanism=login.mechanism, ssl_context=context
         )
-    if security.protocol == "SSL":
-        return SSLCredentials(ssl.create_default_context(cafile=cafile))
-    return None
+    return SSLCredentials(context) if context is not None else None
