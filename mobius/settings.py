@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -24,7 +25,7 @@ class MobiusSettings(BaseSettings):
     """Where every outside system is and how the local stand-ins run."""
 
     model_config = SettingsConfigDict(
-        env_prefix="MOBIUS_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix="MOBIUS_", env_nested_delimiter="__", frozen=True, extra="ignore", populate_by_name=True
     )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -57,7 +58,12 @@ class MobiusSettings(BaseSettings):
     analytics_query_port: int = 8791
 
     router_config: Path = DEFAULT_ROUTER_CONFIG
-    simulator_port: int = 8790  # where `mobius demo` runs the provider simulator
+    # Where the provider simulator listens: `mobius up` runs it there when no provider key is set.
+    simulator_port: int = 8790
+    # The providers' own variables (the router config reads them as os.environ/OPENAI_API_KEY).
+    # With neither set, this is local mode: the provider simulator stands in for both.
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     topics: TopicNames = Field(default_factory=TopicNames)
 
     state_dir: Path = Path(".mobius")
@@ -74,6 +80,11 @@ class MobiusSettings(BaseSettings):
             path = (self.state_dir / "clickhouse").resolve()
             object.__setattr__(self, "clickhouse_dsn", f"chdb://{path}")
         return self
+
+    @property
+    def provider_mode(self) -> Literal["providers", "simulator"]:
+        """`simulator` (local mode) when no provider key is set, else `providers`."""
+        return "providers" if self.openai_api_key or self.anthropic_api_key else "simulator"
 
     @property
     def kafka(self) -> KafkaConfig:
@@ -143,8 +154,9 @@ def settings_env(settings: MobiusSettings) -> dict[str, str]:
             return
         env[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
-    for field in MobiusSettings.model_fields:
-        if field != "worker_id":  # each process has its own; a child must not inherit ours
+    for field, info in MobiusSettings.model_fields.items():
+        # Each process has its own worker id; provider keys keep their own names (not MOBIUS_).
+        if field != "worker_id" and info.validation_alias is None:
             put(f"MOBIUS_{field.upper()}", getattr(settings, field))
     return env
 

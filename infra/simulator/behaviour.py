@@ -162,7 +162,7 @@ def decide(  # noqa: PLR0911 - one return per kind of outcome reads best
         return Outcome("context_window", prompt_tokens=prompt_tokens, detail=str(prof.context_window))
     if any(CONTENT_POLICY_MARKER in t for t in texts):
         return Outcome("content_policy")
-    completion_tokens = _answer_length(texts, min(max_tokens or 10**9, controls.max_output_tokens))
+    completion_tokens = _answer_length(texts, min(max_tokens or 10**9, controls.max_output_tokens), model)
     if controls.fixed_latency_ms is not None:
         latency = controls.fixed_latency_ms / 1000
     else:
@@ -171,12 +171,45 @@ def decide(  # noqa: PLR0911 - one return per kind of outcome reads best
     return Outcome("ok", prompt_tokens, completion_tokens, latency, text)
 
 
-def _answer_length(texts: list[str], cap: int) -> int:
+# Answer lengths in tokens by the kind of request, like real models: a line for a lookup, more for
+# reasoning and code, a summary's worth for a long document (each from a hash: deterministic).
+_LENGTHS = {"simple": (12, 40), "reasoning": (120, 260), "code": (80, 220), "document": (150, 300)}
+_CODE_HINTS = ("```", "def ", "function", "script", "regex", "sql", "select ", "dockerfile", "yaml", "bash")
+REASONING_MODELS = ("gpt-4o", "claude-sonnet-4-5")
+LONG_PROMPT_CHARS = 40_000
+
+
+def _kind(model: str, texts: list[str]) -> str:
+    """What the question asks for, as the simulator sees it (it answers like the model routed to)."""
+    question = texts[-1].lower()[:2000] if texts else ""
+    if sum(len(t) for t in texts) > LONG_PROMPT_CHARS:
+        return "document"
+    if any(hint in question for hint in _CODE_HINTS):
+        return "code"
+    return "reasoning" if model in REASONING_MODELS else "simple"
+
+
+def _answer_length(texts: list[str], cap: int, model: str = "") -> int:
+    low, high = _LENGTHS[_kind(model, texts)]
     digest = hashlib.blake2b("".join(texts[-1:]).encode(), digest_size=2).digest()
-    return max(1, min(cap, 20 + int.from_bytes(digest, "big") % 180))
+    return max(1, min(cap, low + int.from_bytes(digest, "big") % (high - low)))
 
 
 def _answer_text(model: str, texts: list[str], tokens: int) -> str:
-    topic = " ".join(texts[-1].split()[:8]) if texts else ""
-    filler = " ".join(["lorem"] * max(0, tokens - 12))
-    return f"[{model}] On '{topic}': {filler}".strip()
+    """A short answer that says who answered and echoes what was asked (about `tokens` long)."""
+    question = " ".join(texts[-1].split()[:14]) if texts else ""
+    kind = _kind(model, texts)
+    head = {
+        "simple": f'{model} (simulated) answering "{question}": a one-line answer would be here.',
+        "reasoning": f'{model} (simulated) working through "{question}" step by step.',
+        "code": f'{model} (simulated) writing what "{question}" asks for:\n```\n# code would be here\n```',
+        "document": f'{model} (simulated) summarising the document ("{question}").',
+    }[kind]
+    steps, words = [head], len(head.split())
+    step = 1
+    while words < tokens * 3 // 4 and kind != "simple":
+        line = f"Step {step}: a further point of the simulated answer."
+        steps.append(line)
+        words += len(line.split())
+        step += 1
+    return "\n".join(steps)

@@ -29,11 +29,18 @@ class Simulator:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def preflight(self) -> None:
+        """Fail before anything starts when the port is taken."""
+        if not port_is_free("127.0.0.1", self.port):
+            raise PortInUse(
+                f"the provider simulator needs 127.0.0.1:{self.port}, which is taken "
+                "(MOBIUS_SIMULATOR_PORT moves it)"
+            )
+
     def start(self, latency_scale: float = 1.0, timeout_s: float = 30.0) -> None:
         if self.process.is_running():
             return
-        if not port_is_free("127.0.0.1", self.port):
-            raise PortInUse(f"the provider simulator needs 127.0.0.1:{self.port}, which is taken")
+        self.preflight()
         self.process.start(
             [
                 sys.executable,
@@ -45,9 +52,10 @@ class Simulator:
                 str(latency_scale),
             ]
         )
-        self.process.wait_ready(self._answers, "the provider simulator", timeout_s)
+        self.process.wait_ready(self.answers, "the provider simulator", timeout_s)
 
-    def _answers(self) -> bool:
+    def answers(self) -> bool:
+        """True when the simulator answers its health check."""
         try:
             self.call("GET", "/health")
         except OSError:

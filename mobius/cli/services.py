@@ -59,13 +59,13 @@ def selfcheck(
     started: list[str] = []
     try:
         with console.status("starting local services (the first run fetches the Kafka jars)..."):
-            started = stack.up()
+            started = stack.up(simulator=False)
         hops = asyncio.run(run_roundtrip(settings))
     except (ServiceError, ClickHouseUnavailable) as exc:
         raise fail(str(exc)) from None
     finally:
         if started and not keep:
-            stack.down()
+            stack.down(only=started)
     table = Table(title="one message round the stack")
     for column in ("hop", "what happened", "ms"):
         table.add_column(column)
@@ -78,11 +78,11 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Faust/worker log level.")] = "WARNING",
 ) -> None:
     """Run one router worker: consume queries, route them through LiteLLM, publish replies."""
-    from mobius.wiring.worker import run_worker  # imports LiteLLM: only the commands that route pay
+    from mobius.wiring.worker import NoProviders, run_worker  # imports LiteLLM: only routing pays
 
     try:
         run_worker(load_settings(), loglevel=loglevel)
-    except RouterConfigError as exc:
+    except (RouterConfigError, NoProviders) as exc:
         raise fail(str(exc)) from None
 
 
@@ -106,6 +106,17 @@ def simulator(
     web.run_app(make_app(Controls(latency_scale=latency_scale)), host="127.0.0.1", port=port, print=None)
 
 
+def dev() -> None:
+    """Kafka, Redis, the simulator (local mode), one worker and the sink in the foreground, their
+    logs interleaved and labeled; Ctrl-C stops them all."""
+    from mobius.tools.dev import run_dev
+
+    try:
+        run_dev(load_settings(), console)
+    except ServiceError as exc:
+        raise fail(str(exc)) from None
+
+
 def print_status(statuses: list[ServiceStatus]) -> None:
     table = Table(title="mobius services")
     for column in ("service", "address", "pid", "state", "detail"):
@@ -122,5 +133,5 @@ def print_status(statuses: list[ServiceStatus]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (up, down, status, selfcheck, worker, sink, simulator):
+    for command in (up, down, status, dev, selfcheck, worker, sink, simulator):
         app.command()(command)

@@ -69,14 +69,14 @@ def bench(
     stack = LocalStack(settings)
     options = BenchOptions(rate, seconds, latency_ms, concurrency, with_proxy=proxy, profile=profile)
     try:
-        started = stack.up()
+        started = stack.up(simulator=False)  # the bench runs its own simulator
         result = bench_pipeline(settings, options)
         result |= asyncio.run(bench_analytics(settings, rows, freshness_rate, min(seconds, 10.0)))
         result |= bench_classify(settings.router_config)
     except (ServiceError, ClickHouseUnavailable) as exc:
         raise fail(str(exc)) from None
     if started:
-        stack.down()
+        stack.down(only=started)
     if as_json:
         print(json.dumps(result))
         return

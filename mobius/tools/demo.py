@@ -20,6 +20,7 @@ from rich.progress import Progress
 
 from analytics.query import run_sql
 from infra.errors import ServiceFailedToStart
+from infra.ports import pick_free_port
 from infra.simulator.launcher import Simulator
 from mobius.fleet import SinkProcess, Worker
 from mobius.settings import MobiusSettings
@@ -46,9 +47,9 @@ def demo_processes(
 ) -> Iterator[tuple[Simulator, list[Worker]]]:
     """Services, simulator and workers for the run; stops what it started."""
     stack = LocalStack(settings)
-    started = stack.up()
+    started = stack.up(simulator=False)  # the demo runs its own, to fail a provider midway
     asyncio.run(ensure_topics(settings.kafka, settings.topics.all()))
-    simulator = Simulator(settings.simulator_port, settings.state_dir / "simulator")
+    simulator = Simulator(pick_free_port(), settings.state_dir / "demo-simulator")
     simulator.start(latency_scale=latency_scale)
     fleet = [Worker(f"demo-worker-{i}", settings, simulator.provider_env()) for i in range(workers)]
     sink = SinkProcess(settings)
@@ -63,7 +64,7 @@ def demo_processes(
         sink.stop()
         simulator.stop()
         if started:
-            stack.down()
+            stack.down(only=started)
 
 
 async def run_workload(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import faust
 import mode.loop
 
 from mobius.settings import MobiusSettings
+from mobius.stack import local_simulator
+from mobius.workers import register_worker
 from routing.attempts import AttemptLog
 from routing.classifier import QueryClassifier, build_classifier
 from routing.health import check_all, groups_down
@@ -95,11 +98,35 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
     return app
 
 
+class NoProviders(Exception):
+    """Neither provider keys nor a local simulator: the worker could answer nothing."""
+
+
+def use_local_simulator(settings: MobiusSettings) -> None:
+    """Local mode (no provider key set): point LiteLLM's deployments at the simulator `mobius up`
+    runs, through the variables the router config names (os.environ/OPENAI_API_BASE, ...)."""
+    if settings.provider_mode == "providers":
+        return
+    simulator = local_simulator(settings)
+    if simulator is None or not simulator.answers():
+        raise NoProviders(
+            "no provider keys are set (OPENAI_API_KEY, ANTHROPIC_API_KEY) and no local provider "
+            f"simulator answers on 127.0.0.1:{settings.simulator_port}: run `mobius up` for local mode, "
+            "or set the keys"
+        )
+    logger.warning("local mode: no provider keys set, answering through the simulator at %s", simulator.url)
+    # LiteLLM resolves os.environ/ references when the Router is built: this is the one place
+    # the process environment is written, and only with the simulator's own placeholders.
+    os.environ.update(simulator.provider_env())
+
+
 def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
     # uvloop: in alternating `mobius bench` runs it took 7.2-7.3 ms of worker CPU a request
     # against 7.7-8.9 ms on asyncio's loop, and two workers 213-220 req/s against 155-176.
+    use_local_simulator(settings)
     mode.loop.use("uvloop")
     app = create_worker_app(settings)
+    register_worker(settings.state_dir)
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         # LiteLLM logs every failed attempt itself, and some of those calls carry arguments its
         # format string does not take ("--- Logging error ---" under Faust's handler). Our

@@ -42,6 +42,7 @@ def local_settings(state_dir: Path, **overrides: object) -> MobiusSettings:
         "redis_url": f"redis://127.0.0.1:{pick_free_port()}/0",
         "state_dir": state_dir,
         "kafka_partitions": 3,
+        "simulator_port": pick_free_port(),
     }
     values.update(overrides)
     return MobiusSettings(**values)  # type: ignore[arg-type]

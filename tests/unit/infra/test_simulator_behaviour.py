@@ -1,4 +1,12 @@
-from infra.simulator.behaviour import CONTENT_POLICY_MARKER, Controls, RateWindow, decide, profile
+from infra.simulator.behaviour import (
+    CONTENT_POLICY_MARKER,
+    Controls,
+    RateWindow,
+    _answer_length,
+    _answer_text,
+    decide,
+    profile,
+)
 
 
 def _decide(model: str, text: str = "hello", controls: Controls | None = None, **kw: object):  # type: ignore[no-untyped-def]
@@ -51,3 +59,15 @@ def test_latency_is_first_token_plus_generation_and_can_be_fixed() -> None:
     assert outcome.completion_tokens <= 50
     assert abs(outcome.latency_s - (0.35 + outcome.completion_tokens / 90)) < 1e-9
     assert _decide("gpt-4o-mini", controls=Controls(fixed_latency_ms=200)).latency_s == 0.2
+
+
+def test_answers_name_the_model_echo_the_question_and_fit_the_kind() -> None:
+    simple = ["What is the capital of France?"]
+    lookup = _answer_length(simple, 10**9, "gpt-4o-mini")
+    reasoning = _answer_length(["Prove that sqrt 2 is irrational"], 10**9, "claude-sonnet-4-5")
+    code = _answer_length(["Write a bash script that backs up ~/docs"], 10**9, "gpt-4.1-mini")
+    assert lookup < 40 and code >= 80 and reasoning >= 120
+    text = _answer_text("gpt-4o-mini", simple, lookup)
+    assert "gpt-4o-mini" in text and "capital of France" in text and "\n" not in text
+    assert _answer_text("gpt-4o-mini", simple, lookup) == text  # deterministic
+    assert _answer_length(simple, 10, "gpt-4o-mini") <= 10  # max_tokens still caps it
