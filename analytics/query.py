@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from analytics.clickhouse import ClickHouseUnavailable, EngineLocked, connect
 from analytics.config import ClickHouseConfig
@@ -52,19 +52,20 @@ def run_sql(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None = 
     """Run SQL wherever the data is; see the module docstring for the embedded case."""
     if not ch.embedded:
         return _query_directly(ch, sql, parameters)
-    deadline = time.monotonic() + SINK_START_GRACE_S
-    while True:
-        try:
-            return _ask_sink(ch.query_port, sql, parameters or {})
-        except ConnectionRefusedError:
-            pass  # no sink answering: open the engine ourselves
-        try:
-            return _query_directly(ch, sql, parameters)
-        except EngineLocked:
-            # A sink holds the path but is not answering yet (it is starting): ask it again.
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    # A sink that holds the path but does not answer yet is starting: ask it again, for a while.
+    retrying = Retrying(
+        retry=retry_if_exception_type(EngineLocked),
+        stop=stop_after_delay(SINK_START_GRACE_S),
+        wait=wait_fixed(0.2),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            try:
+                return _ask_sink(ch.query_port, sql, parameters or {})
+            except ConnectionRefusedError:
+                return _query_directly(ch, sql, parameters)  # no sink answering: open the engine
+    raise AssertionError("unreachable: Retrying re-raises the last EngineLocked")
 
 
 def _query_directly(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None) -> QueryResult:

@@ -12,7 +12,6 @@ from analytics.clickhouse import ClickHouseUnavailable
 from analytics.rows import COLUMNS
 
 _REQUEST_ID = COLUMNS.index("request_id")
-_CREATED_AT = COLUMNS.index("created_at")
 
 
 class RowWriter(Protocol):
@@ -31,9 +30,10 @@ class CompletionsWriter:
     views (which see inserts, not merges) at one row per request.
     """
 
-    def __init__(self, client: Client, table: str = "completions") -> None:
+    def __init__(self, client: Client, table: str = "completions", ids_table: str = "completion_ids") -> None:
         self.client = client
         self.table = table
+        self.ids_table = ids_table  # kept by a materialized view of `table`, sorted by request id
         self.duplicates_skipped = 0
 
     def write(self, rows: Sequence[Sequence[Any]], token: str) -> None:
@@ -56,12 +56,10 @@ class CompletionsWriter:
             first.setdefault(row[_REQUEST_ID], row)
         if not first:
             return []
-        created = [row[_CREATED_AT] for row in first.values()]
         known = self.client.query(
-            f"SELECT DISTINCT request_id FROM {self.table} "  # noqa: S608 - our own table name
-            "WHERE created_at BETWEEN {lo:DateTime64(3, 'UTC')} AND {hi:DateTime64(3, 'UTC')} "
-            "AND request_id IN {ids:Array(String)}",
-            parameters={"lo": min(created), "hi": max(created), "ids": list(first)},
+            f"SELECT DISTINCT request_id FROM {self.ids_table} "  # noqa: S608 - our own table name
+            "WHERE request_id IN {ids:Array(String)}",
+            parameters={"ids": list(first)},
         )
         seen = {row[0] for row in known.result_rows}
         return [row for request_id, row in first.items() if request_id not in seen]

@@ -8,11 +8,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse import csr_matrix as Matrix
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix as Matrix
 
 # Chinese, Japanese and Korean scripts have no spaces between words: each character is a token.
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|\w+|[^\w\s]")
@@ -53,6 +55,9 @@ class NgramBlock:
         return columns, (values / np.linalg.norm(values)).astype(np.float32)
 
     def matrix(self, texts: Sequence[str]) -> Matrix:
+        """The rows of many texts (training and batch scoring; the worker uses `vector`)."""
+        from scipy.sparse import csr_matrix  # noqa: PLC0415 - not on the worker's path
+
         rows, cols, vals = [], [], []
         for row, text in enumerate(texts):
             columns, values = self.vector(text)

@@ -17,20 +17,21 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize_scalar
-from scipy.sparse import csr_matrix, hstack
-from scipy.sparse import csr_matrix as Matrix
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from routing.corpus import Example
 from routing.features import QueryView, view
 from routing.ngrams import NgramBlock, char_grams, word_grams
 from schemas.vocabulary import QUERY_TYPES, QueryType
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix as Matrix
+
+# scipy and scikit-learn are imported inside the training and batch functions: the worker only
+# scores one query at a time with numpy, and importing them would cost it ~100 MB of memory.
 
 MODEL_PATH = Path(__file__).resolve().parent / "model" / "query_model.npz"
 SIMPLE = QUERY_TYPES.index("simple")
@@ -104,6 +105,8 @@ class QueryModel:
 
     def features(self, views: Sequence[QueryView]) -> Matrix:
         """The design matrix of many views (training and batch scoring)."""
+        from scipy.sparse import csr_matrix, hstack  # noqa: PLC0415 - batch path only (see above)
+
         weights = self.spec.block_weights
         texts = _texts(self.spec, views)
         parts = [block.matrix(t) * w for block, t, w in zip(self.blocks, texts, weights, strict=False)]
@@ -175,6 +178,8 @@ class QueryModel:
 
 def train(examples: Sequence[Example], spec: ModelSpec = ModelSpec()) -> QueryModel:
     """Fit on `examples`; calibrate and choose thresholds on out-of-fold scores."""
+    from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415 - training only (see above)
+
     views = [view(e.messages) for e in examples]
     labels = np.array([QUERY_TYPES.index(e.label) for e in examples])
     oof = np.zeros((len(examples), len(QUERY_TYPES)))
@@ -197,6 +202,8 @@ def _fit(views: Sequence[QueryView], labels: NDArray[np.int_], spec: ModelSpec) 
     untrained = QueryModel(
         spec, blocks=blocks, coef=np.zeros((0, 0), np.float32), intercept=np.zeros(0, np.float32)
     )
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - training only (see above)
+
     regression = LogisticRegression(C=spec.c, max_iter=3000, class_weight="balanced")
     regression.fit(untrained.features(views), labels)
     return QueryModel(
@@ -208,6 +215,8 @@ def _fit(views: Sequence[QueryView], labels: NDArray[np.int_], spec: ModelSpec) 
 
 
 def _fit_temperature(logits: NDArray[np.float64], labels: NDArray[np.int_]) -> float:
+    from scipy.optimize import minimize_scalar  # noqa: PLC0415 - training only (see above)
+
     def loss(t: float) -> float:
         p = _softmax(logits / t)
         return float(-np.mean(np.log(p[np.arange(len(labels)), labels] + 1e-12)))

@@ -62,7 +62,13 @@ class AvroCodec:
 
     @classmethod
     def named(cls, name: str) -> AvroCodec:
-        return cls(load_schema(name))
+        """The codec of schemas/avro/<name>.avsc, reading its earlier versions (avro/history/) too."""
+        codec = cls(load_schema(name))
+        for earlier in sorted((AVRO_DIR / "history").glob(f"{name}.v*.avsc")):
+            parsed = parse_schema(json.loads(earlier.read_text()))
+            if isinstance(parsed, dict):
+                codec.register_writer(parsed)
+        return codec
 
     def register_writer(self, schema: Schema, confluent_id: int | None = None) -> None:
         """Accept records written with another version of this schema (and its Confluent id)."""

@@ -8,7 +8,6 @@ cannot wedge its partition.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -26,7 +25,9 @@ from streams.outgoing import Outgoing
 from streams.retrying import until_done
 
 logger = logging.getLogger("mobius.publish")
-Send = Callable[[Outgoing], Awaitable[None]]
+# Hands a record to the producer and returns what resolves once Kafka (acks=all) has it: records
+# are handed over together and confirmed together, as one produce round trip.
+Send = Callable[[Outgoing], Awaitable[Awaitable[object]]]
 
 # Errors no retry can cure: the record or its topic is wrong, not the broker's state.
 UNPUBLISHABLE: tuple[type[Exception], ...] = (
@@ -45,17 +46,29 @@ class Unpublishable(Exception):
 
 
 async def publish_all(send: Send, records: list[Outgoing], dlq_topic: str, source: str) -> None:
-    """Publish every record, all at once, each confirmed by Kafka; unpublishable ones are
-    dead-lettered instead."""
-
-    async def deliver(record: Outgoing) -> None:
+    """Publish every record, each confirmed by Kafka; retry what failed for a passing reason,
+    dead-letter what Kafka can never take."""
+    handed: list[tuple[Outgoing, Awaitable[object]]] = []
+    failed: list[tuple[Outgoing, Exception]] = []
+    for record in records:
         try:
+            handed.append((record, await send(record)))
+        except Exception as exc:  # noqa: BLE001 - every failure goes to the careful path below
+            failed.append((record, exc))
+    for record, confirmation in handed:
+        try:
+            await confirmation
+        except Exception as exc:  # noqa: BLE001 - as above
+            failed.append((record, exc))
+    for record, first_error in failed:
+        cause = _unpublishable_cause(first_error)
+        try:
+            if cause is not None:
+                raise Unpublishable(f"{type(cause).__name__}: {cause}"[:MAX_REASON]) from first_error
             await _send_until_done(send, record)
         except Unpublishable as exc:
             logger.error("cannot publish to %s (%s): dead-lettered instead", record.topic, exc)
             await _send_until_done(send, unpublishable_letter(record, str(exc), dlq_topic, source))
-
-    await asyncio.gather(*(deliver(record) for record in records))
 
 
 def unpublishable_letter(record: Outgoing, reason: str, dlq_topic: str, source: str) -> Outgoing:
@@ -86,7 +99,7 @@ def _unpublishable_cause(exc: BaseException) -> BaseException | None:
 async def _send_until_done(send: Send, record: Outgoing) -> None:
     async def attempt() -> None:
         try:
-            await send(record)
+            await (await send(record))
         except Exception as exc:
             cause = _unpublishable_cause(exc)
             if cause is None:

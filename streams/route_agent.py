@@ -21,7 +21,7 @@ from faust.types import EventT, StreamT
 from streams.in_flight import InFlight
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
-from streams.publishing import publish_all
+from streams.publishing import Send, publish_all
 
 logger = logging.getLogger("mobius.route")
 
@@ -68,17 +68,17 @@ def register_route_agent(
             task.add_done_callback(tasks.discard)
 
 
-def _sender(app: faust.App) -> Callable[[Outgoing], Awaitable[None]]:
-    """Publishes one record through the app's producer; returns once Kafka (acks=all) has it."""
+def _sender(app: faust.App) -> Send:
+    """Hands one record to the app's producer; returns the future Kafka's acknowledgement resolves."""
     channels: dict[str, faust.TopicT] = {}
 
-    async def send(record: Outgoing) -> None:
+    async def send(record: Outgoing) -> Awaitable[object]:
         if record.topic not in channels:
             channels[record.topic] = app.topic(record.topic, key_type=bytes, value_type=bytes)
-        sent = await channels[record.topic].send(
+        sent: Awaitable[object] = await channels[record.topic].send(
             key=record.key, value=record.value, headers=list(record.headers)
         )
-        await sent
+        return sent
 
     return send
 

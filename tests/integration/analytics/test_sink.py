@@ -224,6 +224,12 @@ def test_a_real_pipeline_run_lands_with_exact_cost_sums(
         0
     ][0]
     assert cost == sum(r.cost_nano_usd for r in replies) > 0
+    explained = database.query(
+        "SELECT countIf(route_cause = 'model'"
+        " AND abs(p_simple + p_complex + p_code + p_long_context - 1) < 0.01), count()"
+        " FROM completions WHERE user_id != 'warmup'"
+    ).result_rows[0]
+    assert explained[0] == explained[1] == len(replies)  # every row carries its cause and probabilities
     groups = {row[0] for row in database.query("SELECT DISTINCT model_group FROM completions").result_rows}
     assert groups >= {"fast", "code", "smart"}
     totals(database)

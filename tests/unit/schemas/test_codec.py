@@ -7,7 +7,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import to_parsing_canonical_form
 
 from schemas.codec import AVRO_DIR, AvroCodec, DecodeError, load_schema, schema_fingerprint
-from schemas.events import decode_query, encode_query
+from schemas.events import CompletionRecord, decode_completion, decode_query, encode_completion, encode_query
 from tests.support.events import QUERY
 
 # Pinned: a change here breaks every consumer that reads our topics.
@@ -99,3 +99,44 @@ def test_evolution_new_writer_old_reader_ignores_the_new_field() -> None:
 def test_bad_bytes_are_decode_errors_with_a_reason(data: bytes, reason: str) -> None:
     with pytest.raises(DecodeError, match=reason):
         AvroCodec.named("query_event").decode(data)
+
+
+def _written_with(path: str, record: dict[str, object]) -> bytes:
+    schema = parse_schema(json.loads((AVRO_DIR / path).read_text()))
+    buffer = io.BytesIO()
+    schemaless_writer(buffer, schema, record)  # type: ignore[arg-type]
+    return b"\xc3\x01" + schema_fingerprint(schema) + buffer.getvalue()  # type: ignore[arg-type]
+
+
+def test_completion_records_written_before_the_explanations_still_decode() -> None:
+    """A record from a worker of the previous release (v2: no route_cause, no probabilities),
+    still on the topic at an upgrade, reaches the sink with the new fields' defaults."""
+    record = {**_completion().model_dump()}
+    for field in ("route_cause", "p_simple", "p_complex", "p_code", "p_long_context"):
+        record.pop(field)
+    decoded = decode_completion(_written_with("history/completion_record.v2.avsc", record))
+    assert (decoded.request_id, decoded.route_cause, decoded.p_complex) == ("r-9", "", 0.0)
+
+
+def test_an_older_reader_of_completion_records_ignores_the_explanations() -> None:
+    v2 = AvroCodec(parse_schema(json.loads((AVRO_DIR / "history/completion_record.v2.avsc").read_text())))  # type: ignore[arg-type]
+    v2.register_writer(load_schema("completion_record"))
+    decoded = v2.decode(encode_completion(_completion()))
+    assert decoded["request_id"] == "r-9" and "p_complex" not in decoded
+
+
+def _completion() -> CompletionRecord:
+    return CompletionRecord(
+        request_id="r-9",
+        user_id="u",
+        tier="pro",
+        query_type="complex",
+        complexity=0.9,
+        model_group="smart",
+        status="ok",
+        worker_id="w",
+        created_at=QUERY.created_at,
+        completed_at=QUERY.created_at,
+        route_cause="model",
+        p_complex=0.9,
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+
 import pytest
 from aiokafka.errors import InvalidTopicError, KafkaConnectionError, MessageSizeTooLargeError
 
@@ -15,11 +18,16 @@ class FlakyBroker:
         self.failures = failures
         self.sent: list[Outgoing] = []
 
-    async def send(self, record: Outgoing) -> None:
+    async def send(self, record: Outgoing) -> Awaitable[object]:
+        """Hands over; the returned future fails as a broker's acknowledgement would."""
+        confirmation: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         pending = self.failures.get(record.topic) or []
         if pending:
-            raise pending.pop(0)
-        self.sent.append(record)
+            confirmation.set_exception(pending.pop(0))
+        else:
+            self.sent.append(record)
+            confirmation.set_result(None)
+        return confirmation
 
 
 async def test_a_broker_hiccup_is_retried_until_the_record_lands() -> None:
