@@ -13,12 +13,16 @@ from infra.ports import pick_free_port
 from mobius.settings import MobiusSettings
 
 MOBIUS = str(Path(sys.executable).parent / "mobius")
+PROVIDER_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_BASE")
 
 
 def run_mobius(
     *args: str, env: dict[str, str], path: str | None = None, timeout: float = 240, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
+    # A machine's own provider keys must not switch a test out of local mode: tests set what they need.
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_") and k not in PROVIDER_VARIABLES
+    }
     full_env.update(env)
     full_env["COLUMNS"] = "200"  # keep rich tables on one line per row
     if path is not None:

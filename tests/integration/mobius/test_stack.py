@@ -17,42 +17,49 @@ def _pids(status_output: str) -> dict[str, str]:
     rows = {}
     for line in status_output.splitlines():
         cells = [c.strip() for c in line.split("│") if c.strip()]
-        if len(cells) >= 4 and cells[0] in ("kafka", "redis"):
+        if len(cells) >= 4 and cells[0] in ("kafka", "redis", "simulator"):
             rows[cells[0]] = cells[2]
     return rows
 
 
 def test_up_twice_status_down_leaves_nothing(tmp_path: Path) -> None:
+    """Local mode (no provider keys): `up` starts the provider simulator too, `down` stops it."""
     settings = local_settings(tmp_path / "state")
     env = settings_env(settings)
-    ports = [settings.kafka_endpoints[0][1], settings.kafka_controller_port, settings.redis_host_port[1]]
+    ports = [
+        settings.kafka_endpoints[0][1],
+        settings.kafka_controller_port,
+        settings.redis_host_port[1],
+        settings.simulator_port,
+    ]
     try:
         first = run_mobius("up", env=env)
         assert first.returncode == 0, first.stderr
-        assert "started: redis, kafka" in first.stdout
+        assert "started: redis, kafka, simulator" in first.stdout
         assert "created topics: mobius.queries" in first.stdout
 
         status = run_mobius("status", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
-        assert status.stdout.count("healthy") == 3, status.stdout
+        assert status.stdout.count("healthy") == 4, status.stdout
+        assert "local mode" in status.stdout
         pids = _pids(status.stdout)
-        assert all(pid.isdigit() for pid in pids.values()) and len(pids) == 2
+        assert all(pid.isdigit() for pid in pids.values()) and len(pids) == 3
 
         second = run_mobius("up", env=env)
         assert second.returncode == 0, second.stderr
         assert "already running" in second.stdout
         assert _pids(second.stdout) == pids
-        assert len(processes_under(tmp_path / "state")) == 2
+        assert len(processes_under(tmp_path / "state")) == 3
     finally:
         down = run_mobius("down", env=env)
     assert down.returncode == 0, down.stderr
-    assert "stopped: kafka, redis" in down.stdout
+    assert "stopped: kafka, redis, simulator" in down.stdout
     assert processes_under(tmp_path / "state") == []
     assert all(port_is_free("127.0.0.1", port) for port in ports)
 
     after = run_mobius("status", env=env)
     assert after.returncode == 1
-    assert after.stdout.count("stopped") == 2
+    assert after.stdout.count("stopped") == 3
     assert run_mobius("down", env=env).stdout.strip() == "nothing was running"
 
 
