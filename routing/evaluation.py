@@ -15,6 +15,7 @@ from decimal import Decimal
 from routing.classifier import QueryClassifier
 from routing.corpus import Example
 from routing.policy import RouteRejected, decide_route
+from routing.price_map import route_cost
 from routing.router_config import MobiusPolicy
 from schemas.vocabulary import QUERY_TYPES, QueryType, Tier
 
@@ -98,10 +99,6 @@ def evaluate(
     cost = smart = fast = Decimal(0)
     hard_to_fast = 0
 
-    def price(group: str, prompt: int) -> Decimal:
-        per_in, per_out = prices[group]
-        return per_in * prompt + per_out * output_tokens
-
     for example in examples:
         messages = [{"role": r, "content": c} for r, c in example.messages]
         tokens = count_tokens(messages)
@@ -112,7 +109,7 @@ def evaluate(
         except RouteRejected:
             continue  # too long for any group: no route, no cost
         hard_to_fast += example.label in CAPABLE and group == "fast"
-        cost += price(group, tokens)
-        smart += price("smart", tokens) if "smart" in prices else 0
-        fast += price("fast", tokens) if "fast" in prices else 0
+        cost += route_cost(prices, group, tokens, output_tokens)
+        smart += route_cost(prices, "smart", tokens, output_tokens)
+        fast += route_cost(prices, "fast", tokens, output_tokens)
     return Evaluation(dict(confusion), len(examples), cost, smart, fast, hard_to_fast, output_tokens, tier)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -65,3 +66,13 @@ def group_windows(config: RouterConfig) -> dict[str, int]:
         window = int(info.get("max_input_tokens") or info.get("max_tokens") or 8192)
         windows[deployment.model_name] = max(windows.get(deployment.model_name, 0), window)
     return windows
+
+
+def route_cost(
+    prices: Mapping[str, tuple[Decimal, Decimal]], group: str, prompt_tokens: int, output_tokens: int
+) -> Decimal:
+    """USD of one call to `group` at its mean prices (0 for a group without prices, e.g. refused)."""
+    if group not in prices:
+        return Decimal(0)
+    per_in, per_out = prices[group]
+    return per_in * prompt_tokens + per_out * output_tokens

@@ -26,7 +26,7 @@ from analytics.query import QueryFailed, run_sql
 from mobius.settings import MobiusSettings
 from routing.classifier import QueryClassifier, build_classifier
 from routing.policy import RouteRejected, decide_route
-from routing.price_map import group_prices, group_windows
+from routing.price_map import group_prices, group_windows, route_cost
 from routing.router_config import RouterConfig
 from routing.tokens import count_tokens
 from schemas.events import MalformedEvent, QueryEvent, decode_query
@@ -64,10 +64,7 @@ class Router:
             return f"refused:{exc.code}"
 
     def cost(self, group: str, prompt_tokens: int, output_tokens: int) -> Decimal:
-        if group not in self.prices:
-            return Decimal(0)
-        per_in, per_out = self.prices[group]
-        return per_in * prompt_tokens + per_out * output_tokens
+        return route_cost(self.prices, group, prompt_tokens, output_tokens)
 
 
 @dataclass
