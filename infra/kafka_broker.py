@@ -71,7 +71,8 @@ def render_server_properties(cfg: KafkaBrokerConfig) -> str:
         "share.coordinator.state.topic.min.isr": "1",
         # Tests and the demo join groups constantly; the 3 s default only adds latency here.
         "group.initial.rebalance.delay.ms": "0",
-        "auto.create.topics.enable": "true",
+        # Only the pipeline and its callers create topics, never a produce to a name (issue 16).
+        "auto.create.topics.enable": "false",
         "message.max.bytes": str(cfg.max_message_bytes),
         "replica.fetch.max.bytes": str(cfg.max_message_bytes),
     }

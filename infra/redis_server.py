@@ -23,11 +23,25 @@ class RedisServerConfig:
     port: int
     run_dir: Path
     command: str = "redis-server"
+    # With a password, clients must authenticate: as `username` when one is given (an ACL user;
+    # the passwordless default user is then switched off), else as the default user.
+    password: str | None = None
+    username: str | None = None
+
+    @property
+    def acl_user(self) -> str | None:
+        return self.username if self.password and self.username not in (None, "", "default") else None
+
+
+# What a pipeline user may do: read and write any key and run scripts (budgets, LiteLLM's
+# counters), but not the commands that reconfigure, flush, debug or block the server.
+PIPELINE_USER_RIGHTS = "~* &* +@all -@dangerous"
 
 
 def render_redis_conf(cfg: RedisServerConfig) -> str:
     return "\n".join(
         [
+            *_auth_lines(cfg),
             f"bind {cfg.host}",
             f"port {cfg.port}",
             "protected-mode yes",
@@ -40,6 +54,20 @@ def render_redis_conf(cfg: RedisServerConfig) -> str:
             "",
         ]
     )
+
+
+def _auth_lines(cfg: RedisServerConfig) -> list[str]:
+    if not cfg.password:
+        return []
+    if cfg.acl_user is None:
+        return [f"requirepass {_quoted(cfg.password)}"]
+    secret = _quoted(">" + cfg.password)
+    return ["user default off", f"user {cfg.acl_user} on {secret} {PIPELINE_USER_RIGHTS}"]
+
+
+def _quoted(value: str) -> str:
+    """A redis.conf argument: double-quoted, so spaces and quotes in a password survive."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class RedisServer:
@@ -68,6 +96,8 @@ class RedisServer:
         binary = self.preflight()
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
         conf = self.cfg.run_dir / "redis.conf"
+        conf.touch(mode=0o600)  # it may hold the password: owner-only before anything is written
+        conf.chmod(0o600)
         conf.write_text(render_redis_conf(self.cfg))
         self.process.start([binary, str(conf)])
         self.process.wait_ready(self.healthy, "redis-server (PING)", ready_timeout_s, poll_s=0.05)
@@ -77,7 +107,13 @@ class RedisServer:
         return self.process.stop(timeout_s=15.0)
 
     def healthy(self) -> bool:
-        client = redis.Redis(host=self.cfg.host, port=self.cfg.port, socket_timeout=2)
+        client = redis.Redis(
+            host=self.cfg.host,
+            port=self.cfg.port,
+            username=self.cfg.acl_user,
+            password=self.cfg.password,
+            socket_timeout=2,
+        )
         try:
             return bool(client.ping())
         except redis.RedisError:

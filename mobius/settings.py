@@ -6,6 +6,7 @@ Every value can be set with a ``MOBIUS_`` environment variable (nested values wi
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.config import ClickHouseConfig
 from streams.config import KafkaConfig, KafkaSecurity, RedisConfig, TopicNames, WorkerConfig
+from streams.reply_topics import ReplyTopics
 
 DEFAULT_ROUTER_CONFIG = Path(__file__).resolve().parent.parent / "routing" / "default_router.yaml"
 
@@ -65,6 +67,9 @@ class MobiusSettings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     topics: TopicNames = Field(default_factory=TopicNames)
+    # Where a query may ask its reply to go; a pattern ending in `*` is a prefix. Empty: the
+    # replies topic and every topic below it (`mobius.replies`, `mobius.replies.*`).
+    reply_topic_patterns: tuple[str, ...] = ()
 
     state_dir: Path = Path(".mobius")
     # Downloaded artifacts (Kafka jars) are shared by every checkout on the machine.
@@ -110,6 +115,11 @@ class MobiusSettings(BaseSettings):
         )
 
     @property
+    def reply_topics(self) -> ReplyTopics:
+        patterns = self.reply_topic_patterns
+        return ReplyTopics(patterns) if patterns else ReplyTopics.under(self.topics.replies)
+
+    @property
     def worker(self) -> WorkerConfig:
         return WorkerConfig(
             group=self.worker_group,
@@ -151,6 +161,9 @@ def settings_env(settings: MobiusSettings) -> dict[str, str]:
         if isinstance(value, BaseModel):
             for field in type(value).model_fields:
                 put(f"{name}__{field.upper()}", getattr(value, field))
+            return
+        if isinstance(value, tuple | list):
+            env[name] = json.dumps(list(value))  # pydantic-settings reads lists as JSON
             return
         env[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from analytics.clickhouse import ClickHouseUnavailable, connect, redact_dsn, server_version
 from infra.kafka_broker import KAFKA_VERSION, KafkaBroker, KafkaBrokerConfig
@@ -66,7 +67,16 @@ class LocalStack:
         self.redis: RedisServer | None = None
         if settings.redis_is_local:
             host, port = settings.redis_host_port
-            self.redis = RedisServer(RedisServerConfig(host=host, port=port, run_dir=state / "redis"))
+            password = settings.redis_password.get_secret_value() if settings.redis_password else None
+            self.redis = RedisServer(
+                RedisServerConfig(
+                    host=host,
+                    port=port,
+                    run_dir=state / "redis",
+                    password=password,
+                    username=urlsplit(settings.redis_url).username,
+                )
+            )
         # Local mode: with no provider key set, the provider simulator stands in for the providers.
         self.simulator = local_simulator(settings)
 

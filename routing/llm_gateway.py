@@ -51,11 +51,14 @@ def build_router(config: RouterConfig, redis: RedisParams | None = None, **overr
     router_settings entries. Returns litellm's Router (its types are partial)."""
     for key, value in config.litellm_settings.items():
         setattr(litellm, key, value)  # what LiteLLM's proxy does with litellm_settings
+    settings = config.router_settings | overrides
     redis_args: dict[str, Any] = {}
     if redis is not None:
         redis_args = {"redis_host": redis.host, "redis_port": redis.port, "redis_password": redis.password}
+        if redis.username:  # LiteLLM hands cache_kwargs to its Redis client
+            settings["cache_kwargs"] = dict(settings.get("cache_kwargs") or {}) | {"username": redis.username}
     model_list = [d.model_dump() for d in config.model_list]
-    return Router(model_list=model_list, **redis_args, **(config.router_settings | overrides))
+    return Router(model_list=model_list, **redis_args, **settings)
 
 
 class LLMGateway:

@@ -173,3 +173,4 @@ class RedisParams:
     host: str
     port: int
     password: str | None = None
+    username: str | None = None  # an ACL user; None: Redis's default user

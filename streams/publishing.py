@@ -2,14 +2,14 @@
 
 Kafka being unavailable means nothing can progress: such failures are retried with backoff and
 the query is never acknowledged meanwhile. A record Kafka can never take (too large, an invalid
-topic, no authorization) is not retried: it becomes a dead letter saying why, so one bad record
-cannot wedge its partition.
+topic, no authorization, a reply topic that does not exist) is not retried: it becomes a dead
+letter saying why, so one bad record cannot wedge its partition.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from aiokafka.errors import (
     InvalidTopicError,
@@ -22,6 +22,7 @@ from aiokafka.errors import (
 from schemas.events import MAX_REASON
 from schemas.vocabulary import DLQ_ORIGINAL_BYTES, DLQ_REASON, DLQ_SOURCE
 from streams.outgoing import Outgoing
+from streams.reply_topics import TopicDirectory
 from streams.retrying import until_done
 
 logger = logging.getLogger("mobius.publish")
@@ -29,8 +30,14 @@ logger = logging.getLogger("mobius.publish")
 # are handed over together and confirmed together, as one produce round trip.
 Send = Callable[[Outgoing], Awaitable[Awaitable[object]]]
 
+
+class MissingTopic(Exception):
+    """A record for a topic that does not exist: queries never create topics."""
+
+
 # Errors no retry can cure: the record or its topic is wrong, not the broker's state.
 UNPUBLISHABLE: tuple[type[Exception], ...] = (
+    MissingTopic,
     MessageSizeTooLargeError,
     RecordTooLargeError,
     RecordListTooLargeError,
@@ -69,6 +76,18 @@ async def publish_all(send: Send, records: list[Outgoing], dlq_topic: str, sourc
         except Unpublishable as exc:
             logger.error("cannot publish to %s (%s): dead-lettered instead", record.topic, exc)
             await _send_until_done(send, unpublishable_letter(record, str(exc), dlq_topic, source))
+
+
+def refusing_missing_topics(send: Send, directory: TopicDirectory, own_topics: Collection[str]) -> Send:
+    """`send`, except that a record for a topic that does not exist (other than the pipeline's own,
+    which the worker creates at start) fails with MissingTopic instead of waiting on metadata."""
+
+    async def checked(record: Outgoing) -> Awaitable[object]:
+        if record.topic not in own_topics and not await directory.exists(record.topic):
+            raise MissingTopic(f"topic {record.topic[:249]!r} does not exist (queries never create topics)")
+        return await send(record)
+
+    return checked
 
 
 def unpublishable_letter(record: Outgoing, reason: str, dlq_topic: str, source: str) -> Outgoing:

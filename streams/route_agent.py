@@ -21,7 +21,8 @@ from faust.types import EventT, StreamT
 from streams.in_flight import InFlight
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
-from streams.publishing import Send, publish_all
+from streams.publishing import Send, publish_all, refusing_missing_topics
+from streams.reply_topics import TopicDirectory
 
 logger = logging.getLogger("mobius.route")
 
@@ -31,10 +32,14 @@ def register_route_agent(
     queries_topic: str,
     make_pipeline: Callable[[], Awaitable[RoutePipeline]],
     max_in_flight: int,
+    *,
+    topics: TopicDirectory,
+    own_topics: frozenset[str],
 ) -> None:
-    """Add the `route` agent to `app`: queries in, replies, records and dead letters out."""
+    """Add the `route` agent to `app`: queries in, replies, records and dead letters out (a
+    record for a topic other than `own_topics` goes out only if `topics` says it exists)."""
     topic = app.topic(queries_topic, key_type=bytes, value_type=bytes)
-    send = _sender(app)
+    send = refusing_missing_topics(_sender(app), topics, own_topics)
     in_flight = InFlight()
 
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -33,6 +33,16 @@ async def ensure_topics(kafka: KafkaConfig, names: Iterable[str], partitions: in
         await admin.close()
 
 
+async def list_topics(kafka: KafkaConfig) -> list[str]:
+    """Every topic the cluster has (one short-lived admin connection)."""
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        return list(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 async def topic_partitions(kafka: KafkaConfig, topic: str, timeout_s: float = 30.0) -> list[int]:
     """The partition numbers of a topic, creating it first when it is missing.
 

@@ -20,11 +20,13 @@ from routing.tokens import count_tokens
 from streams.alerts import alert_record
 from streams.app import create_app
 from streams.pipeline.route_pipeline import RoutePipeline
+from streams.reply_topics import TopicDirectory
 from streams.route_agent import register_route_agent
 from streams.stores.budgets import RedisBudgetStore
 from streams.stores.cache import RedisResponseCache
 from streams.stores.connection import redis_client, router_redis
 from streams.stores.replies import RedisReplyStore
+from streams.topics import ensure_topics, list_topics
 
 logger = logging.getLogger("mobius.worker")
 
@@ -48,6 +50,7 @@ def build_pipeline(
         replies=RedisReplyStore(redis),
         budgets=budgets,
         cache=RedisResponseCache(redis),
+        reply_topics=settings.reply_topics,
     )
 
 
@@ -61,11 +64,20 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
     attempts = AttemptLog(allowed_fails=int(config.router_settings.get("allowed_fails", 3)))
 
     async def make_pipeline() -> RoutePipeline:
+        # The pipeline's own topics are the worker's to create; a query's reply topic never is.
+        await ensure_topics(settings.kafka, settings.topics.all())
         gateways.append(LLMGateway(config, attempts, redis=router_redis(settings.redis)))
         stores.append(RedisBudgetStore(redis_client(settings.redis), config.mobius.budgets.near_cap_share))
         return build_pipeline(settings, config, gateways[-1], stores[-1], classifier)
 
-    register_route_agent(app, settings.topics.queries, make_pipeline, settings.worker_max_in_flight)
+    register_route_agent(
+        app,
+        settings.topics.queries,
+        make_pipeline,
+        settings.worker_max_in_flight,
+        topics=TopicDirectory(lambda: list_topics(settings.kafka)),
+        own_topics=frozenset(settings.topics.all()),
+    )
     alerts_topic = app.topic(settings.topics.alerts, key_type=bytes, value_type=bytes)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]

@@ -1,6 +1,7 @@
 """Everything that happens to one query, from its bytes to the records it produces.
 
-    decode -> repeat? -> deadline -> classify -> policy -> [cache] -> [budget hold] -> LLM -> records
+    decode -> reply_to allowed? -> repeat? -> deadline -> classify -> policy -> [cache]
+        -> [budget hold] -> LLM -> records
 
 `RoutePipeline.handle` never raises for bad input: it returns the records to publish (a reply,
 a completion record, a dead letter, alerts). The agent publishes them and only then acknowledges
@@ -39,6 +40,7 @@ from streams.pipeline.ports import (
     TokenCounter,
 )
 from streams.pipeline.records import build_completion, build_reply, dead_letter
+from streams.reply_topics import ReplyTopics
 
 logger = logging.getLogger("mobius.pipeline")
 
@@ -58,6 +60,7 @@ class RoutePipeline:
         replies: ReplyStore | None = None,
         budgets: BudgetGuard | None = None,
         cache: ResponseCache | None = None,
+        reply_topics: ReplyTopics | None = None,
     ) -> None:
         self.completer = completer
         self.classifier = classifier
@@ -68,6 +71,7 @@ class RoutePipeline:
         self.replies = replies
         self.budgets = budgets
         self.cache = cache
+        self.reply_topics = reply_topics or ReplyTopics.under(topics.replies)
         self._budget_context = (
             BudgetContext(budgets, policy, completer, topics.alerts, worker_id) if budgets else None
         )
@@ -78,6 +82,9 @@ class RoutePipeline:
             query = decode_query(raw)
         except MalformedEvent as exc:
             return self._dead_letter(raw, exc.reason, source, exc.request_id, exc.reply_to)
+        if not self.reply_topics.allows(query.reply_to):
+            # Never published to: no reply, only the dead letter saying why.
+            return self._dead_letter(raw, self.reply_topics.refusal(query.reply_to), source, query.request_id)
         if self.replies is not None and (sent := await self.replies.get(query.request_id)) is not None:
             logger.info("request %s was answered before; re-sending its reply", query.request_id)
             key = query.request_id.encode()
@@ -195,8 +202,11 @@ class RoutePipeline:
         ]
 
     def _dead_letter(
-        self, raw: bytes, reason: str, source: str, request_id: str | None, reply_to: str | None
+        self, raw: bytes, reason: str, source: str, request_id: str | None, reply_to: str | None = None
     ) -> list[Outgoing]:
+        """The dead letter, and an error reply when its reply topic is readable and allowed."""
+        if reply_to is not None and not self.reply_topics.allows(reply_to):
+            reply_to = None
         logger.warning("dead letter (%s): %s", (request_id or "no request id")[:200], reason[:1000])
         return dead_letter(
             self.topics.dlq,

@@ -20,4 +20,4 @@ def router_redis(config: RedisConfig) -> RedisParams:
     """The same Redis for LiteLLM's Router (its rpm/tpm counters and cooldowns)."""
     parts = urlsplit(config.url)
     password = config.password.get_secret_value() if config.password else parts.password
-    return RedisParams(parts.hostname or "127.0.0.1", parts.port or 6379, password)
+    return RedisParams(parts.hostname or "127.0.0.1", parts.port or 6379, password, parts.username or None)

@@ -10,7 +10,8 @@ from aiokafka.errors import InvalidTopicError, KafkaConnectionError, MessageSize
 
 from schemas.vocabulary import DLQ_ORIGINAL_BYTES, DLQ_REASON
 from streams.outgoing import Outgoing
-from streams.publishing import UNPUBLISHABLE_KEEP_BYTES, publish_all
+from streams.publishing import UNPUBLISHABLE_KEEP_BYTES, publish_all, refusing_missing_topics
+from streams.reply_topics import TopicDirectory
 
 
 class FlakyBroker:
@@ -68,3 +69,17 @@ async def test_a_dead_letter_too_large_keeps_its_own_reason() -> None:
     await publish_all(broker.send, [letter], "dlq", "q[0]@7")
     headers = dict(broker.sent[0].headers)
     assert headers[DLQ_REASON] == b"invalid QueryEvent" and DLQ_ORIGINAL_BYTES in headers
+
+
+async def test_a_record_for_a_missing_topic_becomes_a_dead_letter_not_a_wait() -> None:
+    broker = FlakyBroker({})
+
+    async def list_topics() -> list[str]:
+        return ["mobius.replies"]
+
+    send = refusing_missing_topics(broker.send, TopicDirectory(list_topics), {"completions", "dlq"})
+    records = [Outgoing("mobius.replies.gone", b"k", b"v"), Outgoing("completions", b"k", b"v")]
+    await asyncio.wait_for(publish_all(send, records, "dlq", "q[0]@9"), timeout=5)
+    assert [r.topic for r in broker.sent] == ["completions", "dlq"]
+    reason = dict(broker.sent[1].headers)[DLQ_REASON].decode()
+    assert "mobius.replies.gone" in reason and "does not exist" in reason

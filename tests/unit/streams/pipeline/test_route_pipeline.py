@@ -87,6 +87,26 @@ async def test_a_huge_request_id_is_not_used_as_a_key_or_a_reply() -> None:
     assert len(dict(out[0].headers)["mobius.dlq.reason"]) <= 1000
 
 
+@pytest.mark.parametrize(
+    "reply_to", ["__consumer_offsets", "mobius.queries", "mobius.completions", "created-by-query-1"]
+)
+async def test_a_reply_topic_outside_the_allowed_ones_is_a_dead_letter_and_never_published_to(
+    reply_to: str,
+) -> None:
+    llm, store = FakeCompleter(), MemoryReplyStore()
+    out = await _pipeline(llm, store).handle(encode_query(QUERY.model_copy(update={"reply_to": reply_to})))
+    assert [o.topic for o in out] == [TOPICS.dlq]
+    assert out[0].key == b"r-1"
+    assert "not an allowed reply topic" in dict(out[0].headers)["mobius.dlq.reason"].decode()
+    assert llm.calls == []
+
+
+async def test_a_malformed_query_naming_a_refused_reply_topic_gets_no_error_reply() -> None:
+    bad = QUERY.model_copy(update={"reply_to": "mobius.queries", "messages": ()})
+    out = await _pipeline(FakeCompleter()).handle(encode_query(bad))
+    assert [o.topic for o in out] == [TOPICS.dlq]
+
+
 async def test_a_repeat_is_answered_from_the_store_without_a_provider_call() -> None:
     llm, store = FakeCompleter(), MemoryReplyStore()
     pipeline = _pipeline(llm, store)
