@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 
@@ -16,6 +18,8 @@ class ClickHouseConfig(BaseModel):
     ttl_days: int = 395
     # Where a running sink answers `mobius sql` / `mobius report` in embedded mode (loopback).
     query_port: int = 8791
+    # The endpoint's bearer token (written by the sink, owner-only); None: no token is sent.
+    query_token_file: Path | None = None
 
     @property
     def embedded(self) -> bool:

@@ -1,35 +1,36 @@
-"""Running analyst SQL: directly on a ClickHouse server, or through the sink in embedded mode.
+"""Running analyst SQL: on a ClickHouse server, or through the sink in embedded mode.
 
 chDB lets one process own a data path. While `mobius sink` runs it owns it, so it also answers
-queries on a loopback HTTP endpoint (POST /query, JSON); `mobius sql` and `mobius report` use that
-endpoint when it answers and open the embedded engine themselves when no sink is running.
+queries on a loopback HTTP endpoint (analytics/query_endpoint.py); `mobius sql` and `mobius report`
+use that endpoint when it answers and open the embedded engine themselves when no sink is running.
+Either way the statement runs on a read-only analyst session (analytics/analyst_sql.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from analytics.analyst_sql import ANALYST_LIMITS, SqlRefused, check_analyst_sql
 from analytics.clickhouse import ClickHouseUnavailable, EngineLocked, connect
 from analytics.config import ClickHouseConfig
+from analytics.migrations import apply_migrations
 
 SINK_START_GRACE_S = 30.0
 
 
 class QueryFailed(Exception):
-    """The SQL was rejected or could not run; the message is ClickHouse's."""
+    """The SQL was rejected or could not run; the message is ClickHouse's (or says why it was refused)."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,34 @@ def run_query(client: Client, sql: str, parameters: dict[str, Any] | None = None
     return QueryResult(tuple(result.column_names), tuple(tuple(row) for row in result.result_rows))
 
 
+def run_analyst_query(client: Client, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+    """`run_query` for an analyst's statement: refused unless it only reads (see analyst_sql)."""
+    try:
+        check_analyst_sql(sql)
+    except SqlRefused as exc:
+        raise QueryFailed(f"refused: {exc}") from None
+    return run_query(client, sql, parameters)
+
+
+def open_analyst_session(dsn: str, database: str | None = None) -> Client:
+    """A session of its own on the embedded engine (this process must already own the path):
+    the analyst limits set, then `readonly = 1`, which freezes them and refuses every write."""
+    client = connect(dsn, database=database)
+    for name, value in ANALYST_LIMITS.items():
+        client.command(f"SET {name} = {value!r}" if isinstance(value, str) else f"SET {name} = {value}")
+    client.command("SET readonly = 1")
+    return client
+
+
 def run_sql(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
-    """Run SQL wherever the data is; see the module docstring for the embedded case."""
+    """Run an analyst's SQL wherever the data is; see the module docstring for the embedded case."""
     if not ch.embedded:
-        return _query_directly(ch, sql, parameters)
+        # On a server the analyst's own user and role decide what it may do (analytics/roles.sql).
+        client = connect(ch.dsn, ch.password)
+        try:
+            return run_analyst_query(client, sql, parameters)
+        finally:
+            client.close()
     # A sink that holds the path but does not answer yet is starting: ask it again, for a while.
     retrying = Retrying(
         retry=retry_if_exception_type(EngineLocked),
@@ -62,53 +87,36 @@ def run_sql(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None = 
     for attempt in retrying:
         with attempt:
             try:
-                return _ask_sink(ch.query_port, sql, parameters or {})
+                return ask_sink(ch, sql, parameters or {})
             except ConnectionRefusedError:
-                return _query_directly(ch, sql, parameters)  # no sink answering: open the engine
+                return _query_engine_here(ch, sql, parameters)  # no sink answering: open the engine
     raise AssertionError("unreachable: Retrying re-raises the last EngineLocked")
 
 
-def _query_directly(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None) -> QueryResult:
-    client = connect(ch.dsn, ch.password)
+def _query_engine_here(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None) -> QueryResult:
+    """No sink runs: this process opens the engine, brings its schema up to date (a store no sink
+    has written yet still has its tables) and reads on an analyst session."""
+    owner = connect(ch.dsn)
     try:
-        return run_query(client, sql, parameters)
-    finally:
-        client.close()
-
-
-def make_query_app(client: Client, lock: threading.Lock) -> web.Application:
-    """The sink's loopback query endpoint."""
-
-    def locked_query(sql: str, parameters: dict[str, Any]) -> QueryResult:
-        with lock:
-            return run_query(client, sql, parameters)
-
-    async def query(request: web.Request) -> web.Response:
-        body = await request.json()
+        apply_migrations(owner, ch.ttl_days)
+        analyst = open_analyst_session(ch.dsn)
         try:
-            result = await asyncio.to_thread(
-                locked_query, str(body["sql"]), dict(body.get("parameters") or {})
-            )
-        except QueryFailed as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        payload = {
-            "columns": list(result.columns),
-            "rows": [[_jsonable(v) for v in row] for row in result.rows],
-        }
-        return web.json_response(payload, dumps=json.dumps)
-
-    app = web.Application()
-    app.router.add_post("/query", query)
-    return app
+            return run_analyst_query(analyst, sql, parameters)
+        finally:
+            analyst.close()
+    finally:
+        owner.close()
 
 
-def _ask_sink(port: int, sql: str, parameters: dict[str, Any]) -> QueryResult:
+def ask_sink(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any]) -> QueryResult:
+    """The running sink's answer; ConnectionRefusedError when no sink listens."""
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/query",
-        data=json.dumps(
-            {"sql": sql, "parameters": {k: _jsonable(v) for k, v in parameters.items()}}
-        ).encode(),
-        headers={"content-type": "application/json"},
+        f"http://127.0.0.1:{ch.query_port}/query",
+        data=json.dumps({"sql": sql, "parameters": {k: jsonable(v) for k, v in parameters.items()}}).encode(),
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {_token(ch.query_token_file)}",
+        },
         method="POST",
     )
     try:
@@ -123,7 +131,18 @@ def _ask_sink(port: int, sql: str, parameters: dict[str, Any]) -> QueryResult:
     return QueryResult(tuple(body["columns"]), tuple(tuple(row) for row in body["rows"]))
 
 
-def _jsonable(value: Any) -> Any:
+def _token(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""  # the sink refuses, and says where its token lives
+    except PermissionError:
+        raise QueryFailed(f"cannot read the analyst token {path}: it belongs to the sink's user") from None
+
+
+def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         # ClickHouse's own text form, which it parses back for DateTime64 parameters.
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -132,5 +151,5 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value

@@ -59,7 +59,6 @@ class CompletionSink:
         intent: IntentFile,
         *,
         config: SinkConfig | None = None,
-        db_lock: threading.Lock | None = None,
     ) -> None:
         self.kafka = kafka
         self.topics = topics
@@ -67,7 +66,7 @@ class CompletionSink:
         self.writer = writer
         self.intent = intent
         self.config = config or SinkConfig()
-        self.db_lock = db_lock or threading.Lock()
+        self.db_lock = threading.Lock()  # the flush thread and the commit path share one session
         self.rows_written = 0
         self.batches_written = 0
         self.records_committed = 0  # offsets committed: records read, written or skipped as repeats

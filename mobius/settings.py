@@ -112,6 +112,7 @@ class MobiusSettings(BaseSettings):
             password=self.clickhouse_password,
             ttl_days=self.analytics_ttl_days,
             query_port=self.analytics_query_port,
+            query_token_file=self.state_dir / "sink" / "analyst-token",
         )
 
     @property

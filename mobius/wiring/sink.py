@@ -6,15 +6,17 @@ import asyncio
 import contextlib
 import logging
 import signal
-import threading
 
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from analytics.batch import IntentFile
-from analytics.clickhouse import connect
+from analytics.clickhouse import EngineLocked, connect
+from analytics.config import ClickHouseConfig
 from analytics.migrations import apply_migrations
-from analytics.query import make_query_app
+from analytics.query import SINK_START_GRACE_S, open_analyst_session
+from analytics.query_endpoint import ensure_token, make_query_app
 from analytics.sink import CompletionSink, SinkConfig
 from analytics.writer import CompletionsWriter
 from mobius.settings import MobiusSettings
@@ -29,27 +31,46 @@ async def serve_sink(
 ) -> CompletionSink:
     """Run until `stop` is set; the sink (for its counters)."""
     ch = settings.clickhouse
-    client = await asyncio.to_thread(connect, ch.dsn, ch.password)
+    client = await asyncio.to_thread(_open_store, ch)
     applied = await asyncio.to_thread(apply_migrations, client, ch.ttl_days)
     await asyncio.to_thread(record_prices, client, load_router_config(settings.router_config))
     if applied:
         logger.warning("applied migrations: %s", ", ".join(applied))
-    lock = threading.Lock()
     runner: web.AppRunner | None = None
+    analyst: Client | None = None
     if ch.embedded:  # only this process can open the data path: answer for others
-        runner = web.AppRunner(make_query_app(client, lock), access_log=None)
+        analyst = await asyncio.to_thread(open_analyst_session, ch.dsn)
+        token_file = ch.query_token_file or settings.state_dir / "sink" / "analyst-token"
+        app = make_query_app(analyst, ensure_token(token_file), token_file)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", ch.query_port).start()
     try:
         intent = IntentFile(settings.state_dir / "sink" / f"{settings.topics.completions}.pending.json")
         writer = CompletionsWriter(client)
-        sink = CompletionSink(settings.kafka, settings.topics, writer, intent, config=config, db_lock=lock)
+        sink = CompletionSink(settings.kafka, settings.topics, writer, intent, config=config)
         await sink.run(stop)
     finally:
         if runner is not None:
             await runner.cleanup()
+        if analyst is not None:
+            analyst.close()
         client.close()
     return sink
+
+
+def _open_store(ch: ClickHouseConfig) -> Client:
+    """The sink's writing session; an embedded path a `mobius sql` holds for a moment is waited for."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(EngineLocked),
+        stop=stop_after_delay(SINK_START_GRACE_S),
+        wait=wait_fixed(0.2),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            return connect(ch.dsn, ch.password)
+    raise AssertionError("unreachable: Retrying re-raises the last EngineLocked")
 
 
 def record_prices(client: Client, config: RouterConfig) -> None:

@@ -1,4 +1,5 @@
-"""Every saved query runs on real data, and its chart is a real picture."""
+"""Every saved query runs on real data, on the analyst's read-only session, and its chart is a
+real picture."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from matplotlib.image import imread
 
-from analytics.query import run_query
+from analytics.query import open_analyst_session, run_analyst_query, run_query
 from analytics.reports import draw, load_saved_queries
 from analytics.rows import COLUMNS, completion_row
-from mobius.settings import DEFAULT_ROUTER_CONFIG
+from mobius.settings import DEFAULT_ROUTER_CONFIG, MobiusSettings
 from mobius.wiring.sink import record_prices
 from routing.router_config import load_router_config
 from tests.support.analytics import record
@@ -40,9 +41,15 @@ def filled(database: Client) -> Client:
 
 
 @pytest.mark.parametrize("name", sorted(SAVED))
-def test_saved_query_runs_and_draws_its_chart(filled: Client, name: str, tmp_path: Path) -> None:
+def test_saved_query_runs_and_draws_its_chart(
+    stack_settings: MobiusSettings, filled: Client, name: str, tmp_path: Path
+) -> None:
     query = SAVED[name]
-    result = run_query(filled, query.sql, {"since": datetime.now(UTC) - timedelta(hours=2)})
+    analyst = open_analyst_session(stack_settings.clickhouse_dsn, database=filled.database)
+    try:
+        result = run_analyst_query(analyst, query.sql, {"since": datetime.now(UTC) - timedelta(hours=2)})
+    finally:
+        analyst.close()
     assert result.rows, f"{name} returned nothing"
     assert set(query.plot.y) <= set(result.columns) and query.plot.x in result.columns
     png = tmp_path / f"{name}.png"
