@@ -34,18 +34,24 @@ def load_migrations(ttl_days: int, directory: Path = MIGRATIONS_DIR) -> list[Mig
         if match is None:
             raise ValueError(f"migration file {path.name} must be named NNN_name.sql")
         text = path.read_text().replace("{ttl_days}", str(int(ttl_days)))
-        statements = tuple(s.strip() for s in re.split(r";\s*$", text, flags=re.MULTILINE) if _has_sql(s))
-        migrations.append(Migration(int(match.group(1)), match.group(2), statements))
+        migrations.append(Migration(int(match.group(1)), match.group(2), tuple(split_statements(text))))
     return migrations
 
 
+def split_statements(text: str) -> list[str]:
+    """A SQL file's statements: separated by `;` at line ends; comment-only chunks dropped."""
+    return [s.strip() for s in re.split(r";\s*$", text, flags=re.MULTILINE) if _has_sql(s)]
+
+
 def apply_migrations(client: Client, ttl_days: int) -> list[str]:
-    """Apply the migrations not yet recorded; the names applied now."""
-    client.command(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
+    """Apply the migrations not yet recorded; the names applied now. A store with nothing to apply
+    needs only SELECT (the sink's server role has no DDL)."""
+    if not client.command("EXISTS TABLE schema_migrations"):
+        client.command(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+            "ENGINE = MergeTree ORDER BY version"
+        )
     done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
     applied = []
     for migration in load_migrations(ttl_days):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from analytics.clickhouse import ClickHouseUnavailable
 from mobius.cli.common import console, err_console, fail, load_settings, print_result
@@ -53,6 +54,33 @@ def report(
         err_console.print(f"chart written to {plot}")
 
 
+def roles(
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the statements (for clickhouse-client) instead.")
+    ] = False,
+    database: Annotated[str, typer.Option(help="The pipeline's database, for --print.")] = "default",
+) -> None:
+    """On a ClickHouse server: apply the migrations and create the sink and analyst roles
+    (analytics/server_roles.sql); run it with an administrator's DSN."""
+    from analytics.clickhouse import connect
+    from analytics.roles import apply_roles, role_statements
+
+    if print_only:
+        print(";\n\n".join(role_statements(database)) + ";")
+        return
+    ch = load_settings().clickhouse
+    if ch.embedded:
+        raise fail("the embedded engine has no users or roles: point MOBIUS_CLICKHOUSE_DSN at a server")
+    try:
+        client = connect(ch.dsn, ch.password)
+        statements = apply_roles(client, ch.ttl_days)
+    except ClickHouseUnavailable as exc:
+        raise fail(str(exc)) from None
+    except ClickHouseError as exc:
+        raise fail(f"ClickHouse refused: {str(exc).strip().splitlines()[0]}") from None
+    console.print(f"roles mobius_sink and mobius_analyst ready ({len(statements)} statements)")
+
+
 def register(app: typer.Typer) -> None:
-    for command in (sql, report):
+    for command in (sql, report, roles):
         app.command()(command)
