@@ -15,7 +15,7 @@ from schemas.codec import AvroCodec, DecodeError
 from schemas.vocabulary import AlertKind, QueryType, Tier
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-MAX_REQUEST_ID = 200  # identifiers become Kafka keys and Redis keys: bounded before any use
+MAX_IDENTIFIER = 200  # identifiers become Kafka keys and Redis keys: bounded before any use
 MAX_REASON = 1000  # a dead letter's reason, whatever the input it quotes
 
 
@@ -47,10 +47,10 @@ class QueryHints(_Record):
 class QueryEvent(_Record):
     """A query on mobius.queries (query_event.avsc), validated beyond what Avro checks."""
 
-    request_id: str = Field(min_length=1, max_length=MAX_REQUEST_ID)
+    request_id: str = Field(min_length=1, max_length=MAX_IDENTIFIER)
     created_at: datetime
-    user_id: str = Field(min_length=1)
-    org_id: str | None = None
+    user_id: str = Field(min_length=1, max_length=MAX_IDENTIFIER)
+    org_id: str | None = Field(default=None, max_length=MAX_IDENTIFIER)
     tier: Tier
     messages: tuple[ChatMessage, ...] = Field(min_length=1)
     hints: QueryHints | None = None
@@ -156,7 +156,7 @@ class MalformedEvent(Exception):
         super().__init__(reason)
         self.reason = reason
         self.request_id = _readable(raw, "request_id")
-        if self.request_id is not None and len(self.request_id) > MAX_REQUEST_ID:
+        if self.request_id is not None and len(self.request_id) > MAX_IDENTIFIER:
             self.request_id = None
         self.reply_to = _readable(raw, "reply_to")
         if self.reply_to is not None and not TOPIC_NAME.match(self.reply_to):

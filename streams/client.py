@@ -109,9 +109,11 @@ class MobiusClient:
         await self.publish_raw(encode_query(event), key=user_id.encode())
         return event.request_id
 
-    async def publish_raw(self, value: bytes, key: bytes | None = None) -> None:
-        """Put bytes on the queries topic as they are (tools and tests of bad input use this)."""
-        await self._producer.send_and_wait(self.topics.queries, value, key=key)
+    async def publish_raw(self, value: bytes, key: bytes | None = None) -> str:
+        """Put bytes on the queries topic as they are (tools and tests of bad input use this);
+        where they landed, as a dead letter's source header names it: topic[partition]@offset."""
+        sent = await self._producer.send_and_wait(self.topics.queries, value, key=key)
+        return f"{sent.topic}[{sent.partition}]@{sent.offset}"
 
     async def ask(
         self,

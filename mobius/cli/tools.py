@@ -83,6 +83,42 @@ def bench(
     print_measures("mobius bench", result)
 
 
+def chaos(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON list, an object per scenario.")
+    ] = False,
+    scenario: Annotated[
+        list[str] | None, typer.Option(help="Run only this scenario (repeatable); default: all.")
+    ] = None,
+    queries: Annotated[int, typer.Option(help="Queries in each scenario's steady load.")] = 400,
+    rate: Annotated[float, typer.Option(help="Queries per second of the steady load.")] = 20.0,
+    outage_s: Annotated[float, typer.Option(help="How long a provider stays down.")] = 60.0,
+    fuzz_events: Annotated[int, typer.Option(help="Malformed events the fuzzer draws.")] = 10_000,
+) -> None:
+    """Break the pipeline one part at a time under steady load (kill -9 a worker, the broker, the
+    sink, Redis; a provider down; fuzzed, oversized input; canary secrets) and print what was
+    lost, duplicated and how long recovery took."""
+    from mobius.tools.chaos import run_chaos
+    from mobius.tools.chaos_scenarios import ChaosOptions
+
+    settings = load_settings()
+    stack = LocalStack(settings)
+    options = ChaosOptions(queries=queries, rate=rate, outage_s=outage_s, fuzz_events=fuzz_events)
+    try:
+        started = stack.up(simulator=False)  # the chaos pipeline runs its own simulator
+        results = run_chaos(settings, options, scenario or [])
+    except (ServiceError, ClickHouseUnavailable, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if started:
+        stack.down(only=started)
+    if as_json:
+        print(json.dumps(results))
+        return
+    for result in results:
+        print_measures(f"chaos: {result['scenario']}", {k: v for k, v in result.items() if k != "scenario"})
+
+
 def register(app: typer.Typer) -> None:
     app.command()(demo)
     app.command()(bench)
+    app.command()(chaos)

@@ -20,6 +20,8 @@ def _encoded(**changes: object) -> bytes:
         ({"messages": [{"role": "user", "content": "  "}]}, "every message is empty", "mobius.replies"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role", "mobius.replies"),
         ({"user_id": ""}, "user_id", "mobius.replies"),
+        ({"user_id": "u" * 201}, "user_id", "mobius.replies"),  # user and org ids become Redis keys
+        ({"org_id": "o" * 201}, "org_id", "mobius.replies"),
         ({"reply_to": ""}, "reply_to must be a Kafka topic name", None),
         ({"reply_to": "bad topic!"}, "reply_to", None),
     ],
