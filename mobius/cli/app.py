@@ -7,6 +7,8 @@ import logging
 import typer
 
 from mobius.cli import analytics, budget, quality, routing, services, tools
+from mobius.cli.common import fail
+from streams.kafka_options import KafkaAccessError
 
 app = typer.Typer(help="Mobius Router: route LLM queries over Kafka with LiteLLM.", no_args_is_help=True)
 for group in (services, routing, quality, analytics, tools):
@@ -18,4 +20,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # aiokafka logs every refused connection while a broker starts; readiness is reported by us.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    app()
+    try:
+        app()
+    except KafkaAccessError as exc:  # any command: refused credentials, TLS trust, protocol
+        raise SystemExit(fail(f"cannot use Kafka: {exc}").exit_code) from None
