@@ -24,7 +24,7 @@ from infra.kafka_auth import (
     scram_format_argument,
     uses_tls,
 )
-from infra.kafka_tls import BrokerTls, issue_broker_tls
+from infra.kafka_tls import BrokerTls, issue_broker_tls, require_openssl
 from infra.ports import port_is_free
 from infra.procs import ManagedProcess
 from streams.config import KafkaConfig, KafkaSecurity
@@ -147,21 +147,14 @@ class KafkaBroker:
         self.cfg = cfg
         self.process = ManagedProcess("kafka", cfg.run_dir)
 
-    @property
-    def bootstrap(self) -> str:
-        return f"{self.cfg.host}:{self.cfg.port}"
-
     def preflight(self) -> str:
         """Check Java, Maven (only while the jars are not cached) and ports; the java path."""
         java = require_java(self.cfg.java)
         if not (self.cfg.jar_dir / ".complete").exists():
             self._require_maven()
         broker_login(self.cfg.security)  # a SASL protocol without a login starts nothing
-        if uses_tls(self.cfg.security) and shutil.which(self.cfg.openssl) is None:
-            raise ToolMissing(
-                f"'{self.cfg.openssl}' is needed to make the local Kafka broker's TLS certificates "
-                "and was not found. Install it with: apt-get install -y openssl"
-            )
+        if uses_tls(self.cfg.security):
+            require_openssl(self.cfg.openssl)
         for port in (self.cfg.port, self.cfg.controller_port):
             if not port_is_free(self.cfg.host, port):
                 raise PortInUse(

@@ -44,12 +44,7 @@ class BrokerTls:
 
 def issue_broker_tls(run_dir: Path, host: str, openssl: str = "openssl") -> BrokerTls:
     """Make the CA once and a server certificate for `host` now; the files to configure."""
-    found = shutil.which(openssl)
-    if found is None:
-        raise ToolMissing(
-            f"'{openssl}' is needed to make the local Kafka broker's TLS certificates and was not "
-            "found. Install it with: apt-get install -y openssl"
-        )
+    found = require_openssl(openssl)
     directory = tls_dir(run_dir)
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
@@ -82,6 +77,16 @@ def issue_broker_tls(run_dir: Path, host: str, openssl: str = "openssl") -> Brok
         out.write(server_cert.read_text() + ca_cert.read_text() + server_key.read_text())
     server_key.unlink()  # the key store holds it; one copy of a key is enough
     return BrokerTls(ca_file=ca_cert, keystore_file=keystore)
+
+
+def require_openssl(command: str) -> str:
+    found = shutil.which(command)
+    if found is None:
+        raise ToolMissing(
+            f"'{command}' is needed to make the local Kafka broker's TLS certificates and was not "
+            "found. Install it with: apt-get install -y openssl"
+        )
+    return found
 
 
 def subject_alt_names(host: str) -> str:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from infra.errors import SettingMissing, ToolMissing
+from infra.errors import ServiceFailedToStart, SettingMissing, ToolMissing
 from infra.kafka_auth import broker_login, jaas_config, login_fingerprint, scram_format_argument
 from infra.kafka_broker import (
     KAFKA_VERSION,
+    KafkaBroker,
     KafkaBrokerConfig,
     properties_value,
     render_server_properties,
@@ -175,3 +176,11 @@ def test_tls_files_are_made_with_owner_only_keys_and_the_ca_is_kept(tmp_path: Pa
 def test_tls_without_openssl_says_how_to_install_it(tmp_path: Path) -> None:
     with pytest.raises(ToolMissing, match="apt-get install -y openssl"):
         issue_broker_tls(tmp_path, "127.0.0.1", openssl="/nonexistent/openssl")
+
+
+def test_storage_formatted_for_another_scram_login_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    cfg = _secured(tmp_path, "SCRAM-SHA-512")
+    cfg.data_dir.mkdir(parents=True)
+    (cfg.data_dir / "meta.properties").write_text("version=1\n")  # formatted earlier, without SCRAM
+    with pytest.raises(ServiceFailedToStart, match=r"formatted for another SASL login.*mobius down"):
+        KafkaBroker(cfg)._format_storage("java")
