@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import typer
+from rich.markup import escape
 
 from mobius.cli import analytics, budget, quality, routing, services, tools
 from mobius.cli.common import fail
@@ -23,4 +24,5 @@ def main() -> None:
     try:
         app()
     except KafkaAccessError as exc:  # any command: refused credentials, TLS trust, protocol
-        raise SystemExit(fail(f"cannot use Kafka: {exc}").exit_code) from None
+        # Escaped: the broker's own words may hold brackets rich would read as markup.
+        raise SystemExit(fail(f"cannot use Kafka: {escape(str(exc))}").exit_code) from None
