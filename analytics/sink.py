@@ -31,6 +31,7 @@ from schemas.codec import DecodeError
 from schemas.events import decode_completion
 from schemas.vocabulary import DLQ_REASON, DLQ_SOURCE
 from streams.config import KafkaConfig, TopicNames
+from streams.kafka_access import start_client
 from streams.kafka_options import client_options
 from streams.retrying import until_done
 from streams.topics import topic_partitions
@@ -84,9 +85,9 @@ class CompletionSink:
         self.after_insert: Callable[[], None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self._consumer.start()
-        await self._producer.start()
         try:
+            await start_client(self.kafka, self._consumer.start)
+            await self._producer.start()
             self._partitions = [
                 TopicPartition(self.topic, p) for p in await topic_partitions(self.kafka, self.topic)
             ]

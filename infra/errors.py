@@ -3,6 +3,7 @@
 ServiceError            base: a message meant for a person, printed without a traceback
 ├── ToolMissing         java, mvn or redis-server is not installed (says how to install it)
 ├── PortInUse           another process holds a port a service needs
+├── SettingMissing      the settings ask for something a service cannot do as given (names the variable)
 └── ServiceFailedToStart the process exited or never became ready (points at its log)
 """
 
@@ -19,6 +20,12 @@ class ToolMissing(ServiceError):
 
 class PortInUse(ServiceError):
     """A port the local stack needs is taken; the message names the setting that moves it."""
+
+    pass
+
+
+class SettingMissing(ServiceError):
+    """A setting a local service needs is missing or unusable; the message names the variable."""
 
     pass
 

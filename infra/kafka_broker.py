@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import re
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka.client import AIOKafkaClient
-
 from infra.errors import PortInUse, ServiceFailedToStart, ToolMissing
+from infra.kafka_auth import (
+    broker_login,
+    listener_properties,
+    login_fingerprint,
+    scram_format_argument,
+    uses_tls,
+)
+from infra.kafka_tls import BrokerTls, issue_broker_tls, require_openssl
 from infra.ports import port_is_free
 from infra.procs import ManagedProcess
+from streams.config import KafkaConfig, KafkaSecurity
+from streams.kafka_access import broker_count
 
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)<", POM.read_text()).group(1)  # type: ignore[union-attr]
@@ -37,8 +46,11 @@ class KafkaBrokerConfig:
     run_dir: Path
     cache_dir: Path
     max_message_bytes: int = 16 * 1024 * 1024
+    # The client listener serves the clients' own protocol and login (see infra/kafka_auth.py).
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
     java: str = "java"
     maven: str = "mvn"
+    openssl: str = "openssl"
     heap: str = "768m"
 
     @property
@@ -49,18 +61,23 @@ class KafkaBrokerConfig:
     def data_dir(self) -> Path:
         return self.run_dir / "data"
 
+    @property
+    def client(self) -> KafkaConfig:
+        """How a client reaches this broker (the health check is one)."""
+        return KafkaConfig(bootstrap_servers=f"{self.host}:{self.port}", security=self.security)
 
-def render_server_properties(cfg: KafkaBrokerConfig) -> str:
+
+def render_server_properties(cfg: KafkaBrokerConfig, tls: BrokerTls | None = None) -> str:
     """Combined broker+controller, one node, replication factor 1 everywhere."""
+    listener = cfg.security.protocol
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.bootstrap.servers": f"{cfg.host}:{cfg.controller_port}",
-        "listeners": f"PLAINTEXT://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{cfg.host}:{cfg.port}",
+        "listeners": f"{listener}://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}",
+        "advertised.listeners": f"{listener}://{cfg.host}:{cfg.port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        **listener_properties(cfg.security, tls),
         "log.dirs": str(cfg.data_dir),
         "num.partitions": str(cfg.partitions),
         "offsets.topic.replication.factor": "1",
@@ -76,7 +93,29 @@ def render_server_properties(cfg: KafkaBrokerConfig) -> str:
         "message.max.bytes": str(cfg.max_message_bytes),
         "replica.fetch.max.bytes": str(cfg.max_message_bytes),
     }
-    return "".join(f"{key}={value}\n" for key, value in props.items())
+    return "".join(f"{key}={properties_value(value)}\n" for key, value in props.items())
+
+
+def properties_value(value: str) -> str:
+    """A value as java.util.Properties reads it back (ISO-8859-1 file, backslash escapes)."""
+    out = []
+    for char in value:
+        if char in _PROPERTIES_ESCAPES:
+            out.append(_PROPERTIES_ESCAPES[char])
+        elif " " <= char <= "~":
+            out.append(char)
+        else:
+            out.extend(f"\\u{unit:04x}" for unit in _utf16_units(char))
+    text = "".join(out)
+    return "\\" + text if text.startswith(" ") else text  # leading blanks would be dropped
+
+
+_PROPERTIES_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}
+
+
+def _utf16_units(char: str) -> list[int]:
+    raw = char.encode("utf-16-be")
+    return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
 
 
 def render_log4j2(cfg: KafkaBrokerConfig) -> str:
@@ -108,15 +147,14 @@ class KafkaBroker:
         self.cfg = cfg
         self.process = ManagedProcess("kafka", cfg.run_dir)
 
-    @property
-    def bootstrap(self) -> str:
-        return f"{self.cfg.host}:{self.cfg.port}"
-
     def preflight(self) -> str:
         """Check Java, Maven (only while the jars are not cached) and ports; the java path."""
         java = require_java(self.cfg.java)
         if not (self.cfg.jar_dir / ".complete").exists():
             self._require_maven()
+        broker_login(self.cfg.security)  # a SASL protocol without a login starts nothing
+        if uses_tls(self.cfg.security):
+            require_openssl(self.cfg.openssl)
         for port in (self.cfg.port, self.cfg.controller_port):
             if not port_is_free(self.cfg.host, port):
                 raise PortInUse(
@@ -133,7 +171,13 @@ class KafkaBroker:
         java = self.preflight()
         self.ensure_jars()
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.cfg.run_dir / "server.properties").write_text(render_server_properties(self.cfg))
+        tls = (
+            issue_broker_tls(self.cfg.run_dir, self.cfg.host, self.cfg.openssl)
+            if uses_tls(self.cfg.security)
+            else None
+        )
+        # Owner-only: with SASL it holds the broker's login.
+        _write_private(self.cfg.run_dir / "server.properties", render_server_properties(self.cfg, tls))
         (self.cfg.run_dir / "log4j2.yaml").write_text(render_log4j2(self.cfg))
         self._format_storage(java)
         properties = str(self.cfg.run_dir / "server.properties")
@@ -147,7 +191,7 @@ class KafkaBroker:
 
     def healthy(self, timeout_s: float = 5.0) -> bool:
         try:
-            return asyncio.run(_metadata_brokers(self.bootstrap, timeout_s)) > 0
+            return asyncio.run(broker_count(self.cfg.client, timeout_s)) > 0
         except Exception:  # noqa: BLE001 - any failure to answer means not healthy
             return False
 
@@ -193,8 +237,22 @@ class KafkaBroker:
         return maven
 
     def _format_storage(self, java: str) -> None:
+        login = broker_login(self.cfg.security)
+        fingerprint = self.cfg.run_dir / "formatted-login.sha256"
         if (self.cfg.data_dir / "meta.properties").exists():
+            formatted = fingerprint.read_text().strip() if fingerprint.exists() else "none"
+            if formatted != login_fingerprint(login):
+                raise ServiceFailedToStart(
+                    f"The local Kafka's data ({self.cfg.data_dir}) was formatted for another SASL "
+                    "login: SCRAM users are created only when the storage is formatted. Use the "
+                    "username, password and mechanism it was made with, or stop Kafka (mobius down) "
+                    "and delete that directory to start afresh (its topics are lost)."
+                )
             return
+        scram = []
+        if login is not None and login.mechanism.startswith("SCRAM"):
+            # One argument with "=", as for the cluster id below.
+            scram.append(f"--add-scram={scram_format_argument(login)}")
         cluster_id = _kafka_cluster_id()
         result = subprocess.run(  # noqa: S603 - fixed argv
             self._java_argv(
@@ -204,6 +262,7 @@ class KafkaBroker:
                 "--standalone",
                 # One argument with "=": a random id may start with "-", which argparse takes for a flag.
                 f"--cluster-id={cluster_id}",
+                *scram,
                 "-c",
                 str(self.cfg.run_dir / "server.properties"),
             ),
@@ -213,6 +272,7 @@ class KafkaBroker:
         )
         if result.returncode != 0:
             raise ServiceFailedToStart(f"Formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+        _write_private(fingerprint, login_fingerprint(login) + "\n")
 
     def _java_argv(self, java: str, main_class: str, *args: str) -> list[str]:
         return [
@@ -251,11 +311,8 @@ def _kafka_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-async def _metadata_brokers(bootstrap: str, timeout_s: float) -> int:
-    """Ask the broker for cluster metadata; the number of brokers it reports."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    try:
-        await asyncio.wait_for(client.bootstrap(), timeout_s)
-        return len(client.cluster.brokers())
-    finally:
-        await client.close()
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file existed with wider rights
+    with os.fdopen(fd, "w") as out:
+        out.write(text)

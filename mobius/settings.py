@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.config import ClickHouseConfig
+from infra.kafka_tls import local_ca_file
 from streams.config import KafkaConfig, KafkaSecurity, RedisConfig, TopicNames, WorkerConfig
 from streams.reply_topics import ReplyTopics
 
@@ -84,7 +85,17 @@ class MobiusSettings(BaseSettings):
         if not self.clickhouse_dsn:
             path = (self.state_dir / "clickhouse").resolve()
             object.__setattr__(self, "clickhouse_dsn", f"chdb://{path}")
+        security = self.kafka_security
+        if self.kafka_is_local and security.protocol in ("SSL", "SASL_SSL") and security.ssl_cafile is None:
+            # The local broker's certificate is signed by a CA `mobius up` makes: trust that one.
+            trusted = security.model_copy(update={"ssl_cafile": local_ca_file(self.local_kafka_dir)})
+            object.__setattr__(self, "kafka_security", trusted)
         return self
+
+    @property
+    def local_kafka_dir(self) -> Path:
+        """Where the local broker keeps its data, config, logs and TLS files."""
+        return self.state_dir / "kafka"
 
     @property
     def provider_mode(self) -> Literal["providers", "simulator"]:

@@ -6,6 +6,7 @@ server is reported by status but never started or stopped.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +17,9 @@ from infra.redis_server import RedisServer, RedisServerConfig
 from infra.simulator.launcher import Simulator
 from mobius.settings import MobiusSettings
 from mobius.workers import stop_registered_workers
+from streams.config import KafkaSecurity
+from streams.kafka_access import refusal_reason
+from streams.kafka_options import sasl_mechanism
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,13 @@ def local_simulator(settings: MobiusSettings) -> Simulator | None:
     return Simulator(settings.simulator_port, simulator_dir(settings))
 
 
+def listener_description(security: KafkaSecurity) -> str:
+    """`SASL_SSL SCRAM-SHA-512`, `SSL`, `PLAINTEXT`: how clients reach the broker."""
+    if security.protocol.startswith("SASL"):
+        return f"{security.protocol} {sasl_mechanism(security)}"
+    return security.protocol
+
+
 class LocalStack:
     """The local Kafka and Redis (and the embedded ClickHouse path) of one state directory."""
 
@@ -58,7 +69,8 @@ class LocalStack:
                     controller_port=settings.kafka_controller_port,
                     partitions=settings.kafka_partitions,
                     max_message_bytes=settings.kafka_max_message_bytes,
-                    run_dir=state / "kafka",
+                    security=settings.kafka_security,
+                    run_dir=settings.local_kafka_dir,
                     cache_dir=settings.cache_dir,
                     java=settings.java_command,
                     maven=settings.maven_command,
@@ -163,6 +175,9 @@ class LocalStack:
             )
         pid = self.kafka.process.pid()
         healthy = pid is not None and self.kafka.healthy()
+        detail = f"Apache Kafka {KAFKA_VERSION} (KRaft), {listener_description(self.settings.kafka_security)}"
+        if pid is not None and not healthy:
+            detail = asyncio.run(refusal_reason(self.settings.kafka)) or detail
         return ServiceStatus(
             "kafka",
             address,
@@ -170,7 +185,7 @@ class LocalStack:
             running=pid is not None,
             healthy=healthy,
             pid=pid,
-            detail=f"Apache Kafka {KAFKA_VERSION} (KRaft)",
+            detail=detail,
         )
 
     def _redis_status(self) -> ServiceStatus:

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from schemas.events import QueryEvent, QueryHints, ReplyEvent, decode_reply, encode_query, now_utc
 from schemas.vocabulary import Tier
 from streams.config import KafkaConfig, TopicNames
+from streams.kafka_access import start_client
 from streams.kafka_options import client_options
 from streams.topics import topic_partitions
 
@@ -62,13 +63,18 @@ class MobiusClient:
         await self.stop()
 
     async def start(self) -> None:
-        await self._producer.start()
-        await self._consumer.start()
-        partitions = await self._reply_partitions()
-        self._consumer.assign(partitions)
-        await self._consumer.seek_to_end(*partitions)
-        for tp in partitions:  # resolve the end offsets now, so no reply after start() is missed
-            await self._consumer.position(tp)
+        """Connect; KafkaAccessError says why when Kafka refuses (credentials, TLS, protocol)."""
+        try:
+            await start_client(self.kafka, self._producer.start)
+            await self._consumer.start()
+            partitions = await self._reply_partitions()
+            self._consumer.assign(partitions)
+            await self._consumer.seek_to_end(*partitions)
+            for tp in partitions:  # resolve the end offsets now, so no reply after start() is missed
+                await self._consumer.position(tp)
+        except BaseException:
+            await self.stop()  # nothing half-open is left behind
+            raise
         self._reader = asyncio.create_task(self._read_replies())
 
     async def stop(self) -> None:

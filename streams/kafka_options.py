@@ -10,6 +10,10 @@ from typing import Any
 from streams.config import KafkaConfig, KafkaSecurity
 
 
+class KafkaAccessError(Exception):
+    """Kafka cannot be reached with this configuration; str(error) says why and what to set."""
+
+
 @dataclass(frozen=True)
 class Sasl:
     """A SASL login (the password is the secret's value: never log this object)."""
@@ -23,7 +27,13 @@ def tls_context(security: KafkaSecurity) -> ssl.SSLContext | None:
     """The TLS context when the protocol uses TLS (verifying against `ssl_cafile` if given)."""
     if security.protocol not in ("SSL", "SASL_SSL"):
         return None
-    return ssl.create_default_context(cafile=str(security.ssl_cafile) if security.ssl_cafile else None)
+    cafile = security.ssl_cafile
+    if cafile is not None and not cafile.is_file():
+        raise KafkaAccessError(
+            f"the Kafka CA file {cafile} does not exist (MOBIUS_KAFKA_SECURITY__SSL_CAFILE); "
+            "a local broker's is made by `mobius up`"
+        )
+    return ssl.create_default_context(cafile=str(cafile) if cafile else None)
 
 
 def sasl(security: KafkaSecurity) -> Sasl | None:
@@ -31,7 +41,12 @@ def sasl(security: KafkaSecurity) -> Sasl | None:
     if not security.protocol.startswith("SASL"):
         return None
     password = security.sasl_password.get_secret_value() if security.sasl_password else ""
-    return Sasl(security.sasl_mechanism or "PLAIN", security.sasl_username or "", password)
+    return Sasl(sasl_mechanism(security), security.sasl_username or "", password)
+
+
+def sasl_mechanism(security: KafkaSecurity) -> str:
+    """The mechanism SASL logins use (PLAIN unless the settings name another)."""
+    return security.sasl_mechanism or "PLAIN"
 
 
 def client_options(kafka: KafkaConfig) -> dict[str, Any]:

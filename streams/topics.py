@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.config import KafkaConfig
+from streams.kafka_access import start_client
 from streams.kafka_options import client_options
 from streams.retrying import poll_until
 
@@ -18,8 +19,8 @@ async def ensure_topics(kafka: KafkaConfig, names: Iterable[str], partitions: in
     """Create the missing topics; the names created."""
     wanted = list(names)
     admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
     try:
+        await start_client(kafka, admin.start)
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
@@ -36,8 +37,8 @@ async def ensure_topics(kafka: KafkaConfig, names: Iterable[str], partitions: in
 async def list_topics(kafka: KafkaConfig) -> list[str]:
     """Every topic the cluster has (one short-lived admin connection)."""
     admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
     try:
+        await start_client(kafka, admin.start)
         return list(await admin.list_topics())
     finally:
         await admin.close()
@@ -51,13 +52,13 @@ async def topic_partitions(kafka: KafkaConfig, topic: str, timeout_s: float = 30
     """
     await ensure_topics(kafka, [topic])
     admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
 
     async def described() -> list[int]:
         topics = await admin.describe_topics([topic])
         return sorted(p["partition"] for p in topics[0]["partitions"])
 
     try:
+        await start_client(kafka, admin.start)
         return await poll_until(described, timeout_s=timeout_s, what=f"no partitions of topic {topic}")
     finally:
         await admin.close()

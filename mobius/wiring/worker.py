@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -19,6 +20,7 @@ from routing.router_config import RouterConfig, load_router_config
 from routing.tokens import count_tokens
 from streams.alerts import alert_record
 from streams.app import create_app
+from streams.kafka_access import check_access
 from streams.pipeline.route_pipeline import RoutePipeline
 from streams.reply_topics import TopicDirectory
 from streams.route_agent import register_route_agent
@@ -136,6 +138,9 @@ def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
     # uvloop: in alternating `mobius bench` runs it took 7.2-7.3 ms of worker CPU a request
     # against 7.7-8.9 ms on asyncio's loop, and two workers 213-220 req/s against 155-176.
     use_local_simulator(settings)
+    # Faust retries a refused connection without saying why: wrong credentials, an untrusted
+    # certificate or another protocol end the worker here instead, with the reason.
+    asyncio.run(check_access(settings.kafka))
     mode.loop.use("uvloop")
     app = create_worker_app(settings)
     register_worker(settings.state_dir)

@@ -52,3 +52,21 @@ def test_unknown_security_protocol_is_rejected(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__PROTOCOL", "TLS")
     with pytest.raises(ValidationError, match="protocol"):
         MobiusSettings()
+
+
+def test_a_local_tls_broker_is_trusted_through_the_ca_mobius_up_makes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MOBIUS_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__PROTOCOL", "SASL_SSL")
+    settings = MobiusSettings()
+    assert settings.kafka.security.ssl_cafile == tmp_path / "kafka" / "tls" / "ca.pem"
+    own_ca = tmp_path / "company-ca.pem"
+    monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__SSL_CAFILE", str(own_ca))
+    assert MobiusSettings().kafka.security.ssl_cafile == own_ca  # one given is kept
+    monkeypatch.delenv("MOBIUS_KAFKA_SECURITY__SSL_CAFILE")
+    monkeypatch.setenv("MOBIUS_KAFKA_BOOTSTRAP_SERVERS", "kafka.example:9093")
+    assert MobiusSettings().kafka.security.ssl_cafile is None  # remote: the system's CAs
+    monkeypatch.setenv("MOBIUS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__PROTOCOL", "SASL_PLAINTEXT")
+    assert MobiusSettings().kafka.security.ssl_cafile is None  # no TLS, no CA
