@@ -47,17 +47,42 @@ async def check_access(kafka: KafkaConfig, timeout_s: float = 10.0) -> None:
         raise KafkaAccessError(reason)
 
 
+async def wait_for_access(
+    kafka: KafkaConfig, on_wait: Callable[[str], None], timeout_s: float = 10.0
+) -> None:
+    """Return once a bootstrap server accepts this configuration. While none listens (a broker
+    restarting, or started after us) keep trying, telling `on_wait` once; a refusal that no
+    retry can cure (credentials, TLS trust, protocol) raises KafkaAccessError at once."""
+    told = False
+    while (refused := await _refusals(kafka, timeout_s)) is not None:
+        reason, unreachable = refused
+        if not unreachable:
+            raise KafkaAccessError(reason)
+        if not told:
+            on_wait(reason)
+            told = True
+        await asyncio.sleep(1.0)
+
+
 async def refusal_reason(kafka: KafkaConfig, timeout_s: float = 10.0) -> str | None:
     """Why no bootstrap server accepts this configuration; None when one does."""
-    reasons = []
+    refused = await _refusals(kafka, timeout_s)
+    return None if refused is None else refused[0]
+
+
+async def _refusals(kafka: KafkaConfig, timeout_s: float) -> tuple[str, bool] | None:
+    """None when a bootstrap server accepts; else the reasons, and whether every server was
+    merely unreachable (nothing listening) rather than refusing."""
+    reasons, unreachable = [], True
     for host, port in kafka.endpoints:
         try:
             await _metadata(host, port, kafka, timeout_s)
         except (KafkaError, OSError, asyncio.IncompleteReadError) as exc:
             reasons.append(_explain(exc, f"{host}:{port}", kafka, timeout_s))
+            unreachable = unreachable and isinstance(exc, ConnectionRefusedError)
             continue
         return None
-    return "; ".join(reasons)
+    return "; ".join(reasons), unreachable
 
 
 async def broker_count(kafka: KafkaConfig, timeout_s: float = 5.0) -> int:

@@ -245,6 +245,15 @@ class ChaosRig:
         finally:
             await probe.stop()
 
+    async def group_members(self) -> int:
+        """Members of the workers' consumer group once it is stable (0 while it rebalances)."""
+        probe = LagProbe(self.settings.kafka, self.settings.worker_group, self.settings.topics.queries)
+        await probe.start()
+        try:
+            return await probe.stable_members()
+        finally:
+            await probe.stop()
+
     def workers_rss_mb(self) -> list[float]:
         sizes = []
         for worker in self.live_workers():

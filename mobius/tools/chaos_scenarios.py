@@ -72,7 +72,12 @@ async def worker_kill(rig: ChaosRig, client: MobiusClient, options: ChaosOptions
         return await rig.org_spend_nano("worker_kill") == load.cost_nano
 
     settle_s = await rig.wait_for(settled, 60.0)
+
+    async def replaced() -> bool:  # the next scenario starts with two workers again
+        return await rig.group_members() == 2
+
     return figures | {
+        "replacement_joined_s": await rig.wait_for(replaced, 120.0),
         "in_flight_at_kill": at_kill.get("in_flight", 0),
         "provider_calls": calls,
         "provider_calls_within_bound": calls <= len(load.sent) + at_kill.get("in_flight", 0),

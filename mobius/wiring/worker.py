@@ -20,7 +20,7 @@ from routing.router_config import RouterConfig, load_router_config
 from routing.tokens import count_tokens
 from streams.alerts import alert_record
 from streams.app import create_app
-from streams.kafka_access import check_access
+from streams.kafka_access import wait_for_access
 from streams.pipeline.route_pipeline import RoutePipeline
 from streams.reply_topics import TopicDirectory
 from streams.route_agent import register_route_agent
@@ -139,8 +139,9 @@ def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
     # against 7.7-8.9 ms on asyncio's loop, and two workers 213-220 req/s against 155-176.
     use_local_simulator(settings)
     # Faust retries a refused connection without saying why: wrong credentials, an untrusted
-    # certificate or another protocol end the worker here instead, with the reason.
-    asyncio.run(check_access(settings.kafka))
+    # certificate or another protocol end the worker here instead, with the reason; a broker
+    # not listening yet (restarting, or started after us) is waited for.
+    asyncio.run(wait_for_access(settings.kafka, lambda why: logger.warning("waiting for Kafka: %s", why)))
     mode.loop.use("uvloop")
     app = create_worker_app(settings)
     register_worker(settings.state_dir)
