@@ -100,11 +100,13 @@ class ChaosRig:
         self.workers: list[Worker] = []
         self.sink = SinkProcess(self.settings)
 
+    workers_wanted = 2
+
     def start(self) -> None:
         self.simulator.start(latency_scale=0.02)
         asyncio.run(ensure_topics(self.settings.kafka, self.settings.topics.all()))
-        self.add_worker()
-        self.add_worker()
+        for _ in range(self.workers_wanted):
+            self.add_worker()
         self.sink.start()
 
     def stop(self) -> None:

@@ -74,7 +74,7 @@ async def worker_kill(rig: ChaosRig, client: MobiusClient, options: ChaosOptions
     settle_s = await rig.wait_for(settled, 60.0)
 
     async def replaced() -> bool:  # the next scenario starts with two workers again
-        return await rig.group_members() == 2
+        return await rig.group_members() == rig.workers_wanted
 
     return figures | {
         "replacement_joined_s": await rig.wait_for(replaced, 120.0),
