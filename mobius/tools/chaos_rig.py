@@ -60,7 +60,16 @@ class Load:
     refused: int = 0  # publishes Kafka did not take (the broker away): the caller knows, nothing lost
     replies: dict[str, ReplyEvent] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
-    answered_at: dict[str, float] = field(default_factory=dict)
+    answered_at: dict[str, float] = field(default_factory=dict)  # seconds after `started`
+    started: float = field(default_factory=time.perf_counter)
+
+    def sent_between(self, start: float, end: float) -> list[str]:
+        """Answered queries sent in [start, end) (perf_counter seconds)."""
+        return [
+            i
+            for i, at in self.answered_at.items()
+            if start <= self.started + at - self.latency_ms[i] / 1000 < end
+        ]
 
     @property
     def lost(self) -> int:
@@ -149,7 +158,7 @@ class ChaosRig:
         """`count` distinct pro-tier questions at `rate` per second for one org; `during` runs
         beside the load (the fault); returns once every accepted query is answered or timed out."""
         load = Load(prefix)
-        t0 = time.perf_counter()
+        t0 = load.started
 
         async def one(i: int) -> None:
             request_id = f"{prefix}-{uuid.uuid4().hex[:10]}-{i}"

@@ -9,6 +9,7 @@ got the error; nothing was accepted, so nothing was lost).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -183,12 +184,11 @@ async def provider_down(rig: ChaosRig, client: MobiusClient, options: ChaosOptio
 
 
 async def _owed_replies(
-    client: MobiusClient, owed: dict[str, asyncio.Future[ReplyEvent]]
+    client: MobiusClient, owed: dict[str, asyncio.Future[ReplyEvent]], timeout_s: float = 120.0
 ) -> dict[str, ReplyEvent]:
     """The replies that came for `owed`, waiting for all of them together."""
-    results = await asyncio.gather(
-        *(client.wait(rid, fut, 120.0) for rid, fut in owed.items()), return_exceptions=True
-    )
+    waits = (client.wait(rid, fut, timeout_s) for rid, fut in owed.items())
+    results = await asyncio.gather(*waits, return_exceptions=True)
     return {rid: r for rid, r in zip(owed, results, strict=True) if isinstance(r, ReplyEvent)}
 
 
@@ -259,62 +259,67 @@ def _raw_query(request_id: str, reply_to: str, **changes: object) -> bytes:
 async def oversized_input(rig: ChaosRig, client: MobiusClient, options: ChaosOptions) -> dict[str, Any]:
     """A 5 MB prompt among small queries (they must not stall), then identifiers and bodies at and
     past every size limit: each dead-lettered or answered, and the partitions keep committing."""
-    baseline = await rig.steady_load(client, "oversized_baseline", int(options.rate * 5), options.rate)
-    big: dict[str, ReplyEvent] = {}
+    big: dict[str, Any] = {}
 
     async def five_megabytes(load: Load) -> None:
         await asyncio.sleep(options.fault_after_s)
         prompt = "the quick brown fox jumps over the lazy dog " * 120_000  # ~5.3 MB
+        big["sent"] = time.perf_counter()
         big["reply"] = await client.ask(
             [{"role": "user", "content": prompt}], user_id="chaos-big", tier="enterprise", timeout=120
         )
+        big["answered"] = time.perf_counter()
 
-    load = await rig.steady_load(
-        client, "oversized_input", int(options.rate * 15), options.rate, during=five_megabytes
-    )
+    count = int(options.rate * (options.fault_after_s + 10))
+    load = await rig.steady_load(client, "oversized_input", count, options.rate, during=five_megabytes)
+    # Small queries sent while the big one was on its way, against those sent well before it
+    # (after the load's first second, which pays for cold connections).
+    beside = load.sent_between(big["sent"] - 0.5, big["answered"] + 0.5) if big else []
+    before = load.sent_between(load.started + 1.0, big["sent"] - 0.5) if big else []
     limit = rig.settings.kafka_max_message_bytes
-    edge = {
-        "request_id_at_limit": _raw_query("r" * MAX_IDENTIFIER, client.reply_topic),
-        "request_id_past_limit": _raw_query("r" * (MAX_IDENTIFIER + 1), client.reply_topic),
-        "request_id_10mb": _raw_query("r" * 10_000_000, client.reply_topic),
-        "user_id_1mb": _raw_query(f"oversized-user-{rig.tag}", client.reply_topic, user_id="u" * 1_000_000),
-        "org_id_past_limit": _raw_query(f"oversized-org-{rig.tag}", client.reply_topic, org_id="o" * 201),
-        "reply_to_past_limit": _raw_query(f"oversized-topic-{rig.tag}", "t" * 250),
-        "body_near_limit": _raw_query(
-            f"oversized-body-{rig.tag}",
-            client.reply_topic,
-            messages=[{"role": "user", "content": "x" * (limit - 64 * 1024)}],
-        ),
+    ids = {name: f"oversized-{name}-{rig.tag}" for name in ("user", "org", "topic", "body")}
+    near_limit = [{"role": "user", "content": "x" * (limit - 65536)}]  # room for the envelope
+    at_limit = "r" * MAX_IDENTIFIER
+    # name -> (the event, the request id an error or ok reply is owed to, if any)
+    edge: dict[str, tuple[bytes, str | None]] = {
+        "request_id_at_limit": (_raw_query(at_limit, client.reply_topic), at_limit),
+        "request_id_past_limit": (_raw_query("r" * (MAX_IDENTIFIER + 1), client.reply_topic), None),
+        "request_id_10mb": (_raw_query("r" * 10_000_000, client.reply_topic), None),
+        "user_id_1mb": (_raw_query(ids["user"], client.reply_topic, user_id="u" * 1_000_000), ids["user"]),
+        "org_id_past_limit": (_raw_query(ids["org"], client.reply_topic, org_id="o" * 201), ids["org"]),
+        "reply_to_past_limit": (_raw_query(ids["topic"], "t" * 250), None),
+        "body_near_limit": (_raw_query(ids["body"], client.reply_topic, messages=near_limit), ids["body"]),
     }
-    owed = {"r" * MAX_IDENTIFIER: client.expect("r" * MAX_IDENTIFIER)}
-    body_id, user_id = f"oversized-body-{rig.tag}", f"oversized-user-{rig.tag}"
-    owed |= {body_id: client.expect(body_id), user_id: client.expect(user_id)}
-    placed = {name: await client.publish_raw(value) for name, value in edge.items()}
+    owed = {rid: client.expect(rid) for _, rid in edge.values() if rid is not None}
+    placed = {name: await client.publish_raw(value) for name, (value, _) in edge.items()}
     try:
         await client.publish_raw(b"x" * (limit + 1024))
         past_limit_refused = False
     except Exception:  # noqa: BLE001 - the producer or broker refusing it is the behaviour wanted
         past_limit_refused = True
-    replies = await _owed_replies(client, owed)
-    dead = await rig.dead_letter_sources(set(placed.values()), timeout_s=120.0)
-    owed_by_name = {
-        "request_id_at_limit": "r" * MAX_IDENTIFIER,
-        "body_near_limit": f"oversized-body-{rig.tag}",
-    }
+    replies = await _owed_replies(client, owed, timeout_s=60.0)
+    invalid = {source for name, source in placed.items() if name != "request_id_at_limit"}
+    dead = await rig.dead_letter_sources(invalid, timeout_s=60.0)
     outcome = {}
     for name, source in placed.items():
-        reply = replies.get(owed_by_name.get(name, ""))
-        answered = _outcome(reply) if reply else None
-        outcome[name] = (
-            ", ".join(w for w in ("dead letter" if source in dead else None, answered) if w) or "none"
-        )
+        owed_id = edge[name][1]
+        seen = [
+            "dead letter" if source in dead else "",
+            _outcome(replies.get(owed_id)) if owed_id is not None else "",
+        ]
+        outcome[name] = ", ".join(w for w in seen if w)
+    missing_replies = sorted(
+        name for name, (_, rid) in edge.items() if rid is not None and rid not in replies
+    )
     figures = await _counted(rig, load)
     return figures | {
         "big_prompt_reply": _outcome(big.get("reply")),
-        "small_p99_ms_baseline": baseline.p99_ms(),
-        "small_p99_ms_beside_big": load.p99_ms(),
+        "small_p99_ms_before_big": load.p99_ms(before),
+        "small_p99_ms_beside_big": load.p99_ms(beside),
+        "small_queries_beside_big": len(beside),
         "edge_outcomes": outcome,
-        "unaccounted": sum(1 for v in outcome.values() if v == "none"),
+        "unaccounted": sum(1 for v in outcome.values() if not v),
+        "replies_missing": missing_replies,
         "body_past_broker_limit_refused": past_limit_refused,
         "workers_alive": len(rig.live_workers()),
         "queries_committed_after_s": await _drained(rig),
