@@ -273,31 +273,6 @@ class ChaosRig:
                 sizes.append(round(psutil.Process(pid).memory_info().rss / 2**20, 1))
         return sizes
 
-    def configured_secrets(self) -> list[str]:
-        """The passwords the settings carry (Redis, Kafka SASL, ClickHouse), where set."""
-        values = [
-            self.settings.redis_password,
-            self.settings.kafka_security.sasl_password,
-            self.settings.clickhouse_password,
-        ]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
-
-    async def everything_written(self, extra_topics: list[str]) -> list[tuple[str, str]]:
-        """(where, text) for every log, topic record, ClickHouse table and Redis key the rig's
-        pipeline wrote: what the canary scenario searches."""
-        found = [
-            (f"log {path.name}", path.read_text(errors="replace"))
-            for path in sorted(self.settings.state_dir.rglob("*.out"))
-        ]
-        for topic in [*self.settings.topics.all(), *extra_topics]:
-            found += await _topic_text(self.settings, topic)
-        for table in ("completions", "completion_ids", "model_prices"):  # the rollups hold only numbers
-            sql = f"SELECT * FROM {table}"  # noqa: S608 - a fixed table name
-            result = await asyncio.to_thread(ask_sink, self.settings.clickhouse, sql, {})
-            found.append((f"clickhouse {table}", repr(result.rows)))
-        found += await _redis_text(self.settings)
-        return found
-
     def org_of(self, prefix: str) -> str:
         """Each scenario's load comes from an org of its own, so its spend counter is its own."""
         return f"{prefix}-org-{self.tag}"
@@ -311,55 +286,3 @@ class ChaosRig:
             return int(await client.get(found[0]) or 0) if found else 0
         finally:
             await client.aclose()
-
-
-async def _topic_text(settings: MobiusSettings, topic: str) -> list[tuple[str, str]]:
-    """Each record of `topic` (key, value, headers) as text, from the beginning to the end now."""
-    consumer = AIOKafkaConsumer(
-        topic, **client_options(settings.kafka), group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    texts: list[tuple[str, str]] = []
-    try:
-        partitions = consumer.assignment() or set()
-        while not partitions:
-            await asyncio.sleep(0.1)
-            partitions = consumer.assignment()
-        ends = await consumer.end_offsets(list(partitions))
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end for tp, end in ends.items()])
-
-        while await behind():
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).values():
-                for r in records:
-                    parts = [r.key or b"", r.value or b"", *(v for _, v in r.headers)]
-                    texts.append((f"topic {topic}", b" ".join(parts).decode("latin-1")))
-    finally:
-        await consumer.stop()
-    return texts
-
-
-async def _redis_text(settings: MobiusSettings) -> list[tuple[str, str]]:
-    client = redis_client(settings.redis)
-    texts = []
-    try:
-        async for key in client.scan_iter(count=1000):
-            raw_kind: bytes | str = await client.type(key)
-            kind = raw_kind.decode() if isinstance(raw_kind, bytes) else raw_kind
-            if kind == "string":
-                value: object = await client.get(key)
-            elif kind == "hash":
-                value = await client.hgetall(key)
-            elif kind == "list":
-                value = await client.lrange(key, 0, -1)
-            elif kind == "set":
-                value = await client.smembers(key)
-            elif kind == "zset":
-                value = await client.zrange(key, 0, -1, withscores=True)
-            else:
-                value = kind
-            texts.append((f"redis {key!r}", f"{key!r} {value!r}"))
-    finally:
-        await client.aclose()
-    return texts

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mobius.tools.chaos_evidence import configured_secrets, everything_written
 from mobius.tools.chaos_fuzz import DEAD_LETTERED_KINDS, FuzzEvent, malformed_events
 from mobius.tools.chaos_rig import ChaosRig, Load
 from schemas.events import MAX_IDENTIFIER, QUERY_CODEC, ChatMessage, QueryEvent, ReplyEvent, now_utc
@@ -329,9 +330,9 @@ async def oversized_input(rig: ChaosRig, client: MobiusClient, options: ChaosOpt
 async def canary_secrets(rig: ChaosRig, client: MobiusClient, options: ChaosOptions) -> dict[str, Any]:
     """The workers ran every scenario with canary provider keys (and the configured passwords):
     none of them may appear in a log, a topic, ClickHouse or Redis."""
-    canaries = [*rig.canaries.values(), *rig.configured_secrets()]
+    canaries = [*rig.canaries.values(), *configured_secrets(rig.settings)]
     found: dict[str, list[str]] = {}
-    written = await rig.everything_written([client.reply_topic])
+    written = await everything_written(rig.settings, [client.reply_topic])
     for where, text in written:
         hits = [c for c in canaries if c in text]
         if hits:
