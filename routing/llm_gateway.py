@@ -19,7 +19,7 @@ import litellm
 from litellm.router import Router
 
 from routing.attempts import AttemptLog, FailedAttempt
-from routing.errors import error_code
+from routing.errors import error_code, retry_after_s
 from routing.outcomes import LLMError, LLMResult
 from routing.price_map import model_info, token_prices
 from routing.router_config import RedisParams, RouterConfig
@@ -187,7 +187,9 @@ def failure_of(exc: Exception, failures: Sequence[FailedAttempt]) -> LLMError:
     # The first failure is the cause; later ones are often just "no deployment left".
     code = failures[0].code if failures else error_code(exc)
     text = str(exc).splitlines()[0][:400] if str(exc) else type(exc).__name__
-    return LLMError(code, text, [f.model for f in failures])
+    # Capacity, not a fault, only when every attempt was turned away for rate or cooldown.
+    wait = retry_after_s(exc) if all(f.code == "rate_limited" for f in failures) else None
+    return LLMError(code, text, [f.model for f in failures], retry_after_s=wait)
 
 
 def deployment_price(params: dict[str, Any]) -> Price:

@@ -25,10 +25,21 @@ class LLMResult:
 
 
 class LLMError(Exception):
-    """Every deployment and fallback failed; `code` is stable, `message` is for people."""
+    """Every deployment and fallback failed; `code` is stable, `message` is for people.
 
-    def __init__(self, code: str, message: str, attempted_models: Sequence[str] = ()) -> None:
+    `retry_after_s` is set only when every deployment the call could reach was rate-limited or
+    cooling down: capacity comes back by itself after about that long (see routing/backpressure.py).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        attempted_models: Sequence[str] = (),
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.attempted_models = tuple(attempted_models)
+        self.retry_after_s = retry_after_s

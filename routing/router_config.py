@@ -79,12 +79,25 @@ class BudgetSettings(_Frozen):
     limits: dict[Tier, SpendLimits] = Field(default_factory=dict)
 
 
+class BackpressureSettings(_Frozen):
+    """What a worker does when a group has no capacity (every deployment rate-limited or cooling
+    down): hold the query and try again, instead of answering with an error."""
+
+    # A query without a deadline of its own is held at most this long, then answered rate_limited.
+    max_hold_s: float = Field(default=120.0, ge=0)
+    # The longest single wait before trying again, whatever retry-after says.
+    max_wait_s: float = Field(default=10.0, gt=0)
+    # Share of a worker's in-flight slots one group may use for provider calls at once.
+    group_share: float = Field(default=0.5, gt=0, le=1)
+
+
 class MobiusPolicy(_Frozen):
-    """The `mobius:` section of a router config: classifier, rules, budgets, tiers."""
+    """The `mobius:` section of a router config: classifier, rules, budgets, tiers, backpressure."""
 
     default_group: str
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    backpressure: BackpressureSettings = Field(default_factory=BackpressureSettings)
     rules: tuple[RoutingRule, ...] = ()
     tiers: dict[Tier, TierLimits]
 

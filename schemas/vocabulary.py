@@ -13,7 +13,9 @@ QUERY_TYPES: Final[tuple[QueryType, ...]] = get_args(QueryType)
 
 # Raised by the router itself (LiteLLM callbacks) and by the pipeline (spend caps).
 RouterAlertKind = Literal["fallback_storm", "deployment_cooldown"]
-AlertKind = Literal["fallback_storm", "deployment_cooldown", "budget_near_cap", "budget_exceeded"]
+AlertKind = Literal[
+    "fallback_storm", "deployment_cooldown", "budget_near_cap", "budget_exceeded", "group_saturated"
+]
 
 # Stable error codes an error reply and a completion record carry.
 ErrorCode = Literal[

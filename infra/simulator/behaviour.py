@@ -63,7 +63,8 @@ class Controls:
 
     down: set[str] = field(default_factory=set)  # provider or model names
     error_rate: dict[str, float] = field(default_factory=dict)  # name -> share of 500s
-    rpm: dict[str, int] = field(default_factory=dict)  # model -> requests per minute
+    rpm: dict[str, int] = field(default_factory=dict)  # model -> requests per rate window
+    rate_window_s: float = RATE_WINDOW_S  # a minute, as providers count; tests shorten it
     latency_scale: float = 1.0
     fixed_latency_ms: int | None = None
     max_output_tokens: int = 300
@@ -78,6 +79,8 @@ class Controls:
             self.error_rate = {k: float(v) for k, v in body["error_rate"].items()}
         if "rpm" in body:
             self.rpm = {k: int(v) for k, v in body["rpm"].items()}
+        if "rate_window_s" in body:
+            self.rate_window_s = float(body["rate_window_s"])
         if "latency_scale" in body:
             self.latency_scale = float(body["latency_scale"])
         if "fixed_latency_ms" in body:
@@ -91,6 +94,7 @@ class Controls:
             "down": sorted(self.down),
             "error_rate": self.error_rate,
             "rpm": self.rpm,
+            "rate_window_s": self.rate_window_s,
             "latency_scale": self.latency_scale,
             "fixed_latency_ms": self.fixed_latency_ms,
             "max_output_tokens": self.max_output_tokens,
@@ -119,15 +123,15 @@ class RateWindow:
     def reset(self) -> None:
         self._seen.clear()
 
-    def admit(self, model: str, rpm: int | None, now: float) -> int:
+    def admit(self, model: str, rpm: int | None, now: float, window_s: float = RATE_WINDOW_S) -> int:
         """0 when admitted; otherwise seconds until a slot frees up."""
         if rpm is None:
             return 0
         window = self._seen.setdefault(model, deque())
-        while window and now - window[0] >= RATE_WINDOW_S:
+        while window and now - window[0] >= window_s:
             window.popleft()
         if len(window) >= rpm:
-            return max(1, math.ceil(RATE_WINDOW_S - (now - window[0])))
+            return max(1, math.ceil(window_s - (now - window[0])))
         window.append(now)
         return 0
 
@@ -154,7 +158,9 @@ def decide(  # noqa: PLR0911 - one return per kind of outcome reads best
         return Outcome("outage")
     if roll < controls.error_rate.get(model, controls.error_rate.get(prof.provider, 0.0)):
         return Outcome("server_error")
-    retry_after = rates.admit(model, controls.rpm.get(model), time.monotonic() if now is None else now)
+    retry_after = rates.admit(
+        model, controls.rpm.get(model), time.monotonic() if now is None else now, controls.rate_window_s
+    )
     if retry_after:
         return Outcome("rate_limited", retry_after_s=retry_after)
     prompt_tokens = estimate_tokens(texts)

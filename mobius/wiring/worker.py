@@ -13,6 +13,7 @@ from mobius.settings import MobiusSettings
 from mobius.stack import local_simulator
 from mobius.workers import register_worker
 from routing.attempts import AttemptLog
+from routing.backpressure import group_slots
 from routing.classifier import QueryClassifier, build_classifier
 from routing.health import check_all, groups_down
 from routing.llm_gateway import LLMGateway
@@ -21,6 +22,7 @@ from routing.tokens import count_tokens
 from streams.alerts import alert_record
 from streams.app import create_app
 from streams.kafka_access import wait_for_access
+from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.route_pipeline import RoutePipeline
 from streams.reply_topics import TopicDirectory
 from streams.route_agent import register_route_agent
@@ -53,6 +55,7 @@ def build_pipeline(
         budgets=budgets,
         cache=RedisResponseCache(redis),
         reply_topics=settings.reply_topics,
+        capacity=GroupCapacity(group_slots(settings.worker_max_in_flight, config.mobius.backpressure)),
     )
 
 

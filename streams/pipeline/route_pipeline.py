@@ -1,7 +1,7 @@
 """Everything that happens to one query, from its bytes to the records it produces.
 
     decode -> reply_to allowed? -> repeat? -> deadline -> classify -> policy -> [cache]
-        -> [budget hold] -> LLM -> records
+        -> [budget hold] -> LLM (held while its group has no capacity) -> records
 
 `RoutePipeline.handle` never raises for bad input: it returns the records to publish (a reply,
 a completion record, a dead letter, alerts). The agent publishes them and only then acknowledges
@@ -11,10 +11,12 @@ redelivery free, the budget store charges it once, and the analytics sink counts
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import datetime
 
+from routing.backpressure import next_wait_s
 from routing.cache_key import cache_key
 from routing.classifier import Classification, QueryClassifier
 from routing.outcomes import LLMError, LLMResult
@@ -28,9 +30,11 @@ from schemas.events import (
     encode_reply,
     now_utc,
 )
+from streams.alerts import alert_record
 from streams.config import TopicNames
 from streams.outgoing import Outgoing
 from streams.pipeline.budget_hold import BudgetContext, BudgetHold, hold_budget
+from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.ports import (
     BudgetGuard,
     Completer,
@@ -61,6 +65,7 @@ class RoutePipeline:
         budgets: BudgetGuard | None = None,
         cache: ResponseCache | None = None,
         reply_topics: ReplyTopics | None = None,
+        capacity: GroupCapacity | None = None,
     ) -> None:
         self.completer = completer
         self.classifier = classifier
@@ -72,6 +77,7 @@ class RoutePipeline:
         self.budgets = budgets
         self.cache = cache
         self.reply_topics = reply_topics or ReplyTopics.under(topics.replies)
+        self.capacity = capacity or GroupCapacity(None)
         self._budget_context = (
             BudgetContext(budgets, policy, completer, topics.alerts, worker_id) if budgets else None
         )
@@ -165,11 +171,51 @@ class RoutePipeline:
             else contextlib.nullcontext()
         )
         async with holding:
-            outcome = await self._complete(query.request_id, decision, messages)
+            outcome, alerts = await self._complete_holding(query, decision, messages, now)
         if reservation is not None and self.budgets is not None:
             spent = outcome.cost_nano_usd if isinstance(outcome, LLMResult) else 0
             await self.budgets.settle(reservation, spent)
-        return ProviderCall(outcome, decision, hold.alerts)
+        return ProviderCall(outcome, decision, (*hold.alerts, *alerts))
+
+    async def _complete_holding(
+        self,
+        query: QueryEvent,
+        decision: RouteDecision,
+        messages: list[dict[str, str]],
+        received_at: datetime,
+    ) -> tuple[LLMResult | LLMError, tuple[Outgoing, ...]]:
+        """The call, held and tried again while its group has no capacity (routing/backpressure.py)
+        until capacity returns or the query's deadline passes; alerts raised on the way."""
+        alerts: list[Outgoing] = []
+        group = decision.group
+        late = LLMError("deadline_exceeded", "the query's deadline passed while its group had no capacity")
+        while True:
+            async with self.capacity.calling(group):
+                outcome = await self._complete(query.request_id, decision, messages)
+            if isinstance(outcome, LLMResult):
+                self.capacity.answered(group)
+                return outcome, tuple(alerts)
+            now = now_utc()
+            left = (query.deadline - now).total_seconds() if query.deadline is not None else None
+            wait = next_wait_s(outcome, (now - received_at).total_seconds(), left, self.policy.backpressure)
+            if wait is None:
+                return outcome, tuple(alerts)
+            if self.capacity.held(group):
+                alerts.append(self._saturated_alert(group, outcome))
+            await asyncio.sleep(wait)
+            if query.deadline is not None and now_utc() >= query.deadline:
+                return late, tuple(alerts)
+
+    def _saturated_alert(self, group: str, error: LLMError) -> Outgoing:
+        return alert_record(
+            self.topics.alerts,
+            "group_saturated",
+            group,
+            f"every deployment of {group} is rate-limited or cooling down: queries are held, not failed",
+            self.worker_id,
+            retry_after_s=f"{error.retry_after_s:g}",
+            error=error.message[:200],
+        )
 
     async def _complete(
         self, request_id: str, decision: RouteDecision, messages: list[dict[str, str]]

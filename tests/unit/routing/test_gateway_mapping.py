@@ -6,9 +6,12 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 from litellm import exceptions as llm_errors
+from litellm.types.router import RouterRateLimitError
 
 from routing.attempts import FailedAttempt
+from routing.errors import DEFAULT_RETRY_AFTER_S
 from routing.llm_gateway import Deployment, Price, failure_of, result_of
 
 
@@ -61,3 +64,24 @@ def test_a_failure_carries_the_first_attempts_code_and_every_model_tried() -> No
 def test_without_recorded_attempts_the_exception_decides_the_code() -> None:
     exc = llm_errors.ContentPolicyViolationError("refused", model="gpt-4o", llm_provider="openai")
     assert failure_of(exc, []).code == "content_policy"
+
+
+def _rate_limit(retry_after: str | None) -> Exception:
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    response = httpx.Response(429, headers=headers, request=httpx.Request("POST", "http://provider.test"))
+    return llm_errors.RateLimitError("slow down", "openai", "gpt-4o-mini", response=response)
+
+
+def test_capacity_failures_say_when_to_try_again() -> None:
+    limited = [FailedAttempt("openai/gpt-4o-mini", "rate_limited"), FailedAttempt("x/y", "rate_limited")]
+    assert failure_of(_rate_limit("7"), limited).retry_after_s == 7.0
+    assert failure_of(_rate_limit(None), limited).retry_after_s == DEFAULT_RETRY_AFTER_S
+    cooled = RouterRateLimitError("fast", cooldown_time=12.5, enable_pre_call_checks=True, cooldown_list=[])
+    error = failure_of(cooled, [])
+    assert (error.code, error.retry_after_s) == ("rate_limited", 12.5)
+
+
+def test_a_failure_that_is_not_only_capacity_is_not_waited_for() -> None:
+    mixed = [FailedAttempt("a/b", "rate_limited"), FailedAttempt("c/d", "provider_unavailable")]
+    assert failure_of(_rate_limit("7"), mixed).retry_after_s is None
+    assert failure_of(RuntimeError("boom"), []).retry_after_s is None
