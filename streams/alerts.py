@@ -14,6 +14,7 @@ from schemas.events import AlertEvent, decode_alert, encode_alert, now_utc
 from schemas.vocabulary import AlertKind
 from streams.config import KafkaConfig
 from streams.kafka_options import client_options
+from streams.metrics import ALERTS
 from streams.outgoing import Outgoing
 from streams.topics import topic_partitions
 
@@ -33,6 +34,7 @@ def alert_record(
         raised_at=now_utc(),
     )
     logger.warning("ALERT %s %s: %s", kind, subject, message)
+    ALERTS.labels(kind).inc()
     return Outgoing(topic, subject.encode(), encode_alert(alert))
 
 

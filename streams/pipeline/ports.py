@@ -16,6 +16,7 @@ from typing import Protocol
 from routing.budgets import Cap, CapExceeded, Reservation
 from routing.outcomes import LLMError, LLMResult
 from routing.policy import RouteDecision
+from schemas.events import CompletionRecord
 from streams.outgoing import Outgoing
 
 TokenCounter = Callable[[list[dict[str, str]]], int]
@@ -80,3 +81,11 @@ class ReplyStore(Protocol):
     async def get(self, request_id: str) -> tuple[bytes, bytes] | None: ...
 
     async def put(self, request_id: str, reply: bytes, completion: bytes) -> None: ...
+
+
+class PipelineMetrics(Protocol):
+    """Where the pipeline reports what it did (Prometheus in a worker, nothing in most tests)."""
+
+    def completed(self, record: CompletionRecord) -> None: ...
+
+    def dead_lettered(self) -> None: ...

@@ -38,6 +38,7 @@ from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.ports import (
     BudgetGuard,
     Completer,
+    PipelineMetrics,
     ProviderCall,
     ReplyStore,
     ResponseCache,
@@ -66,6 +67,7 @@ class RoutePipeline:
         cache: ResponseCache | None = None,
         reply_topics: ReplyTopics | None = None,
         capacity: GroupCapacity | None = None,
+        metrics: PipelineMetrics | None = None,
     ) -> None:
         self.completer = completer
         self.classifier = classifier
@@ -78,6 +80,7 @@ class RoutePipeline:
         self.cache = cache
         self.reply_topics = reply_topics or ReplyTopics.under(topics.replies)
         self.capacity = capacity or GroupCapacity(None)
+        self.metrics = metrics
         self._budget_context = (
             BudgetContext(budgets, policy, completer, topics.alerts, worker_id) if budgets else None
         )
@@ -239,6 +242,8 @@ class RoutePipeline:
         reply = build_reply(query, decision, outcome, received_at, now_utc())
         record = build_completion(query, reply, classification, outcome, self.worker_id)
         reply_bytes, record_bytes = encode_reply(reply), encode_completion(record)
+        if self.metrics is not None:
+            self.metrics.completed(record)
         if self.replies is not None:
             await self.replies.put(query.request_id, reply_bytes, record_bytes)
         key = query.request_id.encode()
@@ -254,6 +259,8 @@ class RoutePipeline:
         if reply_to is not None and not self.reply_topics.allows(reply_to):
             reply_to = None
         logger.warning("dead letter (%s): %s", (request_id or "no request id")[:200], reason[:1000])
+        if self.metrics is not None:
+            self.metrics.dead_lettered()
         return dead_letter(
             self.topics.dlq,
             raw=raw,
