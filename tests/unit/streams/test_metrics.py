@@ -33,13 +33,8 @@ def _pipeline(llm: FakeCompleter) -> RoutePipeline:
 
 
 async def test_an_answer_counts_its_request_tokens_cost_and_stages() -> None:
-    ok = {
-        "group": "fast",
-        "model": "openai/fast-model",
-        "tier": "pro",
-        "query_type": "simple",
-        "outcome": "ok",
-    }
+    route = {"group": "fast", "model": "openai/fast-model"}
+    ok = route | {"tier": "pro", "query_type": "simple", "outcome": "ok"}
     before = {
         "requests": _value("mobius_requests_total", **ok),
         "prompt": _value("mobius_tokens_total", **route, kind="prompt"),
