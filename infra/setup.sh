@@ -25,6 +25,19 @@ if ! command -v redis-server >/dev/null 2>&1; then
     fi
 fi
 
+# Debian's Prometheus: the metrics test scrapes the workers and the sink with a real server.
+if ! command -v prometheus >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ]; then
+        echo "setup: installing Debian's prometheus"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+    else
+        echo "setup: prometheus is missing; install it as root with:" >&2
+        echo "    sudo apt-get update && sudo apt-get install -y prometheus" >&2
+        exit 1
+    fi
+fi
+
 for tool in java mvn; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "setup: '$tool' is missing; install it as root with:" >&2
