@@ -11,11 +11,13 @@ late insert carries the token of the one already written and ClickHouse drops it
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import re
 import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -50,13 +52,32 @@ def front(tmp_path: Path) -> Iterator[ClickHouseHttp]:
         server.stop()
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 90) -> None:
+async def eventually(condition: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 90) -> None:
     try:
         async with asyncio.timeout(timeout):
-            while not await condition():
+            while True:
+                met = condition()
+                if await met if inspect.isawaitable(met) else met:
+                    return
                 await asyncio.sleep(0.2)
     except TimeoutError:
         raise AssertionError(f"not within {timeout:.0f} s: {what}") from None
+
+
+@dataclass
+class Records:
+    """Completion records produced in phases of PART, and whether they have all landed."""
+
+    settings: MobiusSettings
+    client: Client
+    produced: int = 0
+
+    async def produce_phase(self) -> None:
+        start, self.produced = self.produced, self.produced + PART
+        await produce(self.settings, [record(i, cost=1000 + i) for i in range(start, self.produced)])
+
+    async def landed(self) -> bool:
+        return (await asyncio.to_thread(rows, self.client))[1] >= self.produced
 
 
 def owned(sink: SinkProcess) -> set[int]:
@@ -113,44 +134,26 @@ async def test_two_sinks_share_the_partitions_and_a_stalled_then_killed_one_adds
     )
     await ensure_topics(settings.kafka, settings.topics.all())
     a, b = (SinkProcess(settings.model_copy(update={"state_dir": tmp_path / name})) for name in "ab")
+    every = set(range(PARTITIONS))
     client = connect(front.dsn)
-    phases = iter(range(0, PHASES * PART, PART))
-
-    async def produce_phase() -> int:
-        start = next(phases)
-        await produce(settings, [record(i, cost=1000 + i) for i in range(start, start + PART)])
-        return start + PART
-
-    async def landed(n: int) -> bool:
-        return (await asyncio.to_thread(rows, client))[1] >= n
-
+    records = Records(settings, client)
     try:
-        a.start()
-
-        async def a_owns_all() -> bool:  # it logs that after its migrations, once in the group
-            return owned(a) == set(range(PARTITIONS))
-
-        await eventually(a_owns_all, "sink A owns every partition")
-        expected = await produce_phase()
-        await eventually(lambda: landed(expected), "sink A wrote the first records")
+        a.start()  # it logs its partitions after its migrations, once in the group
+        await eventually(lambda: owned(a) == every, "sink A owns every partition")
+        await records.produce_phase()
+        await eventually(records.landed, "sink A wrote the first records")
 
         b.start()  # a rebalance: the two share the partitions
-
-        async def shared() -> bool:
-            mine, theirs = owned(a), owned(b)
-            return bool(mine and theirs) and not mine & theirs and mine | theirs == set(range(PARTITIONS))
-
-        await eventually(shared, "both sinks own partitions, each its own")
-        expected = await produce_phase()
-        await eventually(lambda: landed(expected), "both sinks wrote")
+        await eventually(
+            lambda: bool(owned(a) and owned(b)) and not owned(a) & owned(b) and owned(a) | owned(b) == every,
+            "both sinks own partitions, each its own",
+        )
+        await records.produce_phase()
+        await eventually(records.landed, "both sinks wrote")
 
         front.hold_next_insert()  # whichever sink inserts next stalls in the middle of it
-        expected = await produce_phase()
-
-        async def held() -> bool:
-            return bool(front.hold_status()["waiting"])
-
-        await eventually(held, "an insert is held")
+        await records.produce_phase()
+        await eventually(lambda: bool(front.hold_status()["waiting"]), "an insert is held")
         stalled = sender_of(front.hold_status()["waiting"][0], [a, b])
         survivor = b if stalled is a else a
         stalled_pid = stalled.process.pid()
@@ -159,28 +162,19 @@ async def test_two_sinks_share_the_partitions_and_a_stalled_then_killed_one_adds
         # Records keep coming meanwhile, so the survivor, reading on from the committed offsets,
         # would batch more than the held batch holds: only redoing the recorded range gives the
         # same token.
-        expected = await produce_phase()
-
-        async def survivor_owns_all() -> bool:
-            return owned(survivor) == set(range(PARTITIONS))
-
-        await eventually(survivor_owns_all, "the other sink owns every partition")
+        await records.produce_phase()
+        await eventually(lambda: owned(survivor) == every, "the other sink owns every partition")
         # Including the stalled sink's batch, which the survivor redid from the intent in Kafka.
-        await eventually(lambda: landed(expected), "the survivor wrote every record so far")
+        await eventually(records.landed, "the survivor wrote every record so far")
 
         front.release()  # the stalled insert runs now, after the survivor wrote the same batch
-
-        async def late_insert_done() -> bool:
-            return int(front.hold_status()["finished"]) == 1
-
-        await eventually(late_insert_done, "the held insert ran")
+        await eventually(lambda: int(front.hold_status()["finished"]) == 1, "the held insert ran")
         stalled.process.kill()  # kill -9, still stopped: it never commits its batch
 
-        expected = await produce_phase()  # keep producing
-        await eventually(lambda: landed(expected), "the survivor wrote the last records")
+        await records.produce_phase()  # keep producing
+        await eventually(records.landed, "the survivor wrote the last records")
         await eventually(lambda: all_committed(settings), "every offset committed")
-        count, unique, rollup = rows(client)
-        assert (count, unique, rollup) == (PHASES * PART,) * 3
+        assert rows(client) == (PHASES * PART,) * 3  # count, distinct request ids, the rollup's sum
         costs = client.query("SELECT sum(cost_nano_usd) FROM completions").result_rows[0][0]
         assert costs == sum(1000 + i for i in range(PHASES * PART))
     finally:
