@@ -13,7 +13,9 @@ owners of their partitions would each see only a part.) The look-up of a batch's
 `completion_ids` stays as the second guard: it catches a record a worker sent twice.
 
 On revoke, a write in progress finishes (and commits) first; batches not yet being written are
-dropped, and their records are read again from the committed offset by the next owner.
+dropped, and their records are read again from the committed offset by the next owner. On
+assignment, the sink reads each partition's committed offset and metadata and seeks there; what
+was fetched before that was known is set aside (it comes again).
 
 One insert per partition per flush: with many partitions per sink, raise `max_wait_s` to keep
 ClickHouse near one insert a second per table.
@@ -22,6 +24,7 @@ ClickHouse near one insert a second per table.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -66,8 +69,8 @@ class GroupSink(SinkCore):
         self._replays: dict[int, PendingBatch] = {}  # a previous owner's unfinished batch, to redo
         self._owned: set[int] = set()
         self._generation = 0  # bumped by every rebalance: records fetched before one are stale
+        self._ready = asyncio.Event()  # set once an assignment's positions and replays are known
         self._flushing = asyncio.Lock()  # a revoke waits for the write in progress
-        self.partitions_taken: set[int] = set()  # every partition this sink was given
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -87,8 +90,12 @@ class GroupSink(SinkCore):
             fetched = await self._consumer.getmany(
                 timeout_ms=self._wait_ms(), max_records=max(1, self.config.max_rows - self._buffered())
             )
-            # What getmany returns belongs to the current assignment; a rebalance while these are
-            # buffered (at an await below) resets the positions to the committed offsets.
+            if not self._ready.is_set():
+                # Fetched during a rebalance, before this sink knew the partitions' unfinished
+                # batches: set aside. The assignment seeks every partition to its committed offset.
+                await self._until_ready(stop)
+                continue
+            # A rebalance while these are buffered (at an await below) makes the rest stale.
             generation = self._generation
             for records in fetched.values():
                 for record in records:
@@ -97,6 +104,13 @@ class GroupSink(SinkCore):
             if self._due():
                 await self._flush_all()
         await self._flush_all()
+
+    async def _until_ready(self, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self._ready.wait()
+        if not self._ready.is_set() and not stop.is_set():
+            logger.info("waiting for the group to assign partitions")
 
     async def _add(self, generation: int, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Buffer one record; False when a rebalance came after it was fetched (it comes again)."""
@@ -110,7 +124,7 @@ class GroupSink(SinkCore):
                 self._replays.pop(partition, None)
             replay = None
         row = await self._row_or_dead_letter(record)
-        if generation != self._generation or partition not in self._owned:
+        if generation != self._generation or not self._ready.is_set() or partition not in self._owned:
             return False
         self._batches.setdefault(partition, Batch()).add(partition, record.offset, row)
         if replay is not None and record.offset >= replay.ranges[partition][1]:
@@ -169,6 +183,7 @@ class GroupSink(SinkCore):
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         async with self._flushing:  # the write in progress, if any, finishes and commits first
+            self._ready.clear()
             self._generation += 1
             for tp in partitions:
                 self._owned.discard(tp.partition)
@@ -180,7 +195,11 @@ class GroupSink(SinkCore):
                     )
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
-        self._generation += 1
+        """Learn each partition's committed offset and unfinished batch, then read from there.
+
+        aiokafka starts fetching for the new assignment before this returns; what it fetched
+        meanwhile was set aside, so every partition is sought to its committed offset, in the same
+        step that declares the assignment ready (no await in between)."""
         mine = [tp for tp in partitions if tp.topic == self.topic]
 
         async def committed() -> dict[TopicPartition, OffsetAndMetadata]:
@@ -189,11 +208,17 @@ class GroupSink(SinkCore):
             )
             return found
 
+        async def beginnings() -> dict[TopicPartition, int]:
+            first: dict[TopicPartition, int] = await self._consumer.beginning_offsets(mine)
+            return first
+
         offsets = await until_done(committed, retry_on=KafkaError, what="committed offsets", logger=logger)
+        starts = await until_done(beginnings, retry_on=KafkaError, what="first offsets", logger=logger)
         for tp in mine:
             entry = offsets.get(tp)
+            position = entry.offset if entry is not None and entry.offset >= 0 else starts[tp]
             pending = (
-                PendingBatch.from_offset_metadata(self.topic, tp.partition, entry.offset, entry.metadata)
+                PendingBatch.from_offset_metadata(self.topic, tp.partition, position, entry.metadata)
                 if entry is not None
                 else None
             )
@@ -201,7 +226,9 @@ class GroupSink(SinkCore):
                 logger.warning("redoing the unfinished batch %s: %s", pending.token, pending.ranges)
                 self._replays[tp.partition] = pending
             self._owned.add(tp.partition)
-            self.partitions_taken.add(tp.partition)
+            self._consumer.seek(tp, position)
+        self._generation += 1
+        self._ready.set()
         logger.warning("sink owns partitions %s of %s", sorted(self._owned), self.topic)
 
 
