@@ -62,7 +62,12 @@ async def serve_sink(
 
 def _make_sink(settings: MobiusSettings, writer: CompletionsWriter, config: SinkConfig | None) -> SinkCore:
     if config is None:
-        config = SinkConfig(group_id=settings.sink_group, session_timeout_s=settings.sink_session_timeout_s)
+        config = SinkConfig(
+            max_rows=settings.sink_max_rows,
+            max_wait_s=settings.sink_max_wait_s,
+            group_id=settings.sink_group,
+            session_timeout_s=settings.sink_session_timeout_s,
+        )
     if settings.clickhouse.embedded:
         intent = IntentFile(settings.state_dir / "sink" / f"{settings.topics.completions}.pending.json")
         return CompletionSink(settings.kafka, settings.topics, writer, intent, config=config)
