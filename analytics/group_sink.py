@@ -134,20 +134,24 @@ class GroupSink(SinkCore):
     def _buffered(self) -> int:
         return sum(len(batch.rows) for batch in self._batches.values())
 
+    def _open(self) -> list[Batch]:
+        """Batches that close by size or age; a redone range closes at its last offset only."""
+        return [b for p, b in self._batches.items() if p not in self._replays and not b.empty]
+
     def _due(self) -> bool:
         max_rows, max_wait_s = self.config.max_rows, self.config.max_wait_s
-        return self._buffered() >= max_rows or any(
-            b.due(max_rows, max_wait_s) for b in self._batches.values()
-        )
+        return self._buffered() >= max_rows or any(b.due(max_rows, max_wait_s) for b in self._open())
 
     def _wait_ms(self) -> int:
-        started = [b.started for b in self._batches.values() if not b.empty]
+        started = [b.started for b in self._open()]
         left_s = self.config.max_wait_s - (time.monotonic() - min(started)) if started else 1.0
         return max(10, int(min(left_s, self.config.max_wait_s) * 1000))
 
     async def _flush_all(self) -> None:
+        """Write every batch but a redone range not yet read to its end (its intent stays in Kafka)."""
         for partition in sorted(self._batches):
-            await self._flush(partition)
+            if partition not in self._replays:
+                await self._flush(partition)
 
     async def _flush(self, partition: int) -> None:
         async with self._flushing:
