@@ -175,6 +175,7 @@ async def test_two_sinks_share_the_partitions_and_a_stalled_then_killed_one_adds
         await eventually(records.landed, "the survivor wrote the last records")
         await eventually(lambda: all_committed(settings), "every offset committed")
         assert rows(client) == (PHASES * PART,) * 3  # count, distinct request ids, the rollup's sum
+        assert client.command("SELECT count() FROM completion_ids") == PHASES * PART
         costs = client.query("SELECT sum(cost_nano_usd) FROM completions").result_rows[0][0]
         assert costs == sum(1000 + i for i in range(PHASES * PART))
     finally:
