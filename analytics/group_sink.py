@@ -3,10 +3,12 @@
 A batch holds one partition's records, so it is named by that partition and offset range alone:
 its deduplication token is sha256(topic | partition:first-last) (analytics/batch.py). Before the
 insert, the range is committed to Kafka as the partition's offset metadata, at the offset already
-committed; after the insert, the offset moves past the range and the metadata is cleared. Kafka
-takes a group commit only from the partition's current owner, so the intent travels with the
-partition: whichever sink owns it next (this one after a restart, another after a rebalance or a
-kill) finds the range there, reads exactly that range again and inserts it with the same token.
+committed; after the insert, the offset moves past the range and the metadata is cleared. The
+group coordinator takes a commit only from a member of the current generation (and aiokafka only
+for partitions assigned to it), so a sink that lost the partition cannot write an intent, and the
+intent travels with the partition: whichever sink owns it next (this one after a restart,
+another after a rebalance or a kill) finds the range there, reads exactly that range again and
+inserts it with the same token.
 ClickHouse drops it if the first insert landed, even when the old owner was only stalled and
 inserts after the new one. (Batches across partitions could not be re-formed like this: the new
 owners of their partitions would each see only a part.) The look-up of a batch's request ids in
