@@ -5,6 +5,10 @@ are written to an intent file; after ClickHouse acknowledges and the offsets are
 file is removed. A sink that dies in between finds the intent at start, re-reads exactly those
 ranges and inserts them again with the same token, which ClickHouse recognises and skips: no
 duplicate rows, and nothing lost.
+
+In server mode (analytics/group_sink.py) a batch holds one partition's range, and its intent is
+that partition's committed-offset metadata in Kafka instead of a local file, so it moves with the
+partition to whichever sink owns it next.
 """
 
 from __future__ import annotations
@@ -30,6 +34,30 @@ class PendingBatch:
         spec = ";".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(ranges.items()))
         token = hashlib.sha256(f"{topic}|{spec}".encode()).hexdigest()[:32]
         return PendingBatch(token, dict(ranges))
+
+    def as_offset_metadata(self) -> str:
+        """The intent as Kafka offset metadata (one partition's range; the token follows from it)."""
+        ((partition, (first, last)),) = self.ranges.items()
+        return json.dumps({"pending": [partition, first, last]})
+
+    @staticmethod
+    def from_offset_metadata(
+        topic: str, partition: int, committed: int, metadata: str
+    ) -> PendingBatch | None:
+        """The unfinished batch a partition's committed metadata records, if any.
+
+        Only a range that starts at the committed offset is unfinished: once the batch's offsets
+        are committed, the metadata is cleared, so anything else is no intent of ours.
+        """
+        try:
+            recorded, first, last = json.loads(metadata)["pending"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if recorded != partition or not (isinstance(first, int) and isinstance(last, int)):
+            return None
+        if not first == committed <= last:
+            return None
+        return PendingBatch.for_ranges(topic, {partition: (first, last)})
 
     def contains(self, partition: int, offset: int) -> bool:
         span = self.ranges.get(partition)

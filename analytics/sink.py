@@ -5,8 +5,9 @@ acknowledged the insert; a batch interrupted between the two is replayed at star
 file with the same deduplication token (see analytics/batch.py). While ClickHouse is unavailable the
 sink retries with backoff and reads nothing more; Kafka keeps the records.
 
-One sink reads every partition of the topic (assigned, not subscribed): with the embedded engine
+With the embedded engine one sink reads every partition of the topic (assigned, not subscribed):
 only one process may own the data path anyway, and a fixed assignment keeps the replay exact.
+With a ClickHouse server, sinks share the partitions in a consumer group (analytics/group_sink.py).
 """
 
 from __future__ import annotations
@@ -42,22 +43,23 @@ SINK_GROUP = "mobius-analytics-sink"
 
 @dataclass(frozen=True)
 class SinkConfig:
-    """How big and how old a batch may grow, and the consumer group whose offsets the sink commits."""
+    """How big and how old a batch may grow, and the consumer group whose offsets the sink commits
+    (in server mode also the group the sinks share the partitions in, with its session timeout)."""
 
     max_rows: int = 5000
     max_wait_s: float = 0.5
     group_id: str = SINK_GROUP
+    session_timeout_s: float = 10.0
 
 
-class CompletionSink:
-    """Reads completion records and writes them to ClickHouse in batches; see the module docstring."""
+class SinkCore:
+    """What every sink shares: its Kafka clients, decoding (or dead-lettering), the retried insert."""
 
     def __init__(
         self,
         kafka: KafkaConfig,
         topics: TopicNames,
         writer: RowWriter,
-        intent: IntentFile,
         *,
         config: SinkConfig | None = None,
     ) -> None:
@@ -65,7 +67,6 @@ class CompletionSink:
         self.topics = topics
         self.topic = topics.completions
         self.writer = writer
-        self.intent = intent
         self.config = config or SinkConfig()
         self.db_lock = threading.Lock()  # the flush thread and the commit path share one session
         self.rows_written = 0
@@ -78,11 +79,64 @@ class CompletionSink:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=kafka.max_message_bytes,
+            session_timeout_ms=int(self.config.session_timeout_s * 1000),
+            heartbeat_interval_ms=max(100, int(self.config.session_timeout_s * 1000 / 3)),
         )
         self._producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
-        self._partitions: list[TopicPartition] = []
         # Test hook: called between the insert and the commit (where a crash hurts most).
         self.after_insert: Callable[[], None] | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Read, batch and write until `stop` is set."""
+        raise NotImplementedError
+
+    async def _row_or_dead_letter(self, record: ConsumerRecord[bytes, bytes]) -> list[object] | None:
+        try:
+            return completion_row(decode_completion(record.value or b""))
+        except (DecodeError, ValidationError) as exc:  # never stops the sink, never silently dropped
+            reason = f"undecodable completion record: {type(exc).__name__}: {exc}"
+            logger.warning("%s at %s[%d]@%d", reason, record.topic, record.partition, record.offset)
+            headers = [
+                (DLQ_REASON, reason.encode()),
+                (DLQ_SOURCE, f"{record.topic}[{record.partition}]@{record.offset}".encode()),
+            ]
+            await self._producer.send_and_wait(
+                self.topics.dlq, record.value or b"", key=record.key, headers=headers
+            )
+            return None
+
+    async def _write_until_done(self, rows: list[list[object]], token: str) -> None:
+        """Insert, retrying while ClickHouse is away (Kafka keeps the records meanwhile)."""
+
+        async def write() -> None:
+            await asyncio.to_thread(self._locked_write, rows, token)
+
+        await until_done(write, retry_on=ClickHouseUnavailable, what="insert into ClickHouse", logger=logger)
+        self.rows_written += len(rows)
+        self.batches_written += 1
+
+    def _locked_write(self, rows: list[list[object]], token: str) -> None:
+        if not rows:
+            return
+        with self.db_lock:
+            self.writer.write(rows, token)
+
+
+class CompletionSink(SinkCore):
+    """The embedded-engine sink: every partition, assigned; see the module docstring."""
+
+    def __init__(
+        self,
+        kafka: KafkaConfig,
+        topics: TopicNames,
+        writer: RowWriter,
+        intent: IntentFile,
+        *,
+        config: SinkConfig | None = None,
+    ) -> None:
+        super().__init__(kafka, topics, writer, config=config)
+        self.intent = intent
+        self._partitions: list[TopicPartition] = []
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -152,37 +206,6 @@ class CompletionSink:
                 await self._consumer.seek_to_beginning(tp)
             else:
                 self._consumer.seek(tp, committed)
-
-    async def _row_or_dead_letter(self, record: ConsumerRecord[bytes, bytes]) -> list[object] | None:
-        try:
-            return completion_row(decode_completion(record.value or b""))
-        except (DecodeError, ValidationError) as exc:  # never stops the sink, never silently dropped
-            reason = f"undecodable completion record: {type(exc).__name__}: {exc}"
-            logger.warning("%s at %s[%d]@%d", reason, record.topic, record.partition, record.offset)
-            headers = [
-                (DLQ_REASON, reason.encode()),
-                (DLQ_SOURCE, f"{record.topic}[{record.partition}]@{record.offset}".encode()),
-            ]
-            await self._producer.send_and_wait(
-                self.topics.dlq, record.value or b"", key=record.key, headers=headers
-            )
-            return None
-
-    async def _write_until_done(self, rows: list[list[object]], token: str) -> None:
-        """Insert, retrying while ClickHouse is away (Kafka keeps the records meanwhile)."""
-
-        async def write() -> None:
-            await asyncio.to_thread(self._locked_write, rows, token)
-
-        await until_done(write, retry_on=ClickHouseUnavailable, what="insert into ClickHouse", logger=logger)
-        self.rows_written += len(rows)
-        self.batches_written += 1
-
-    def _locked_write(self, rows: list[list[object]], token: str) -> None:
-        if not rows:
-            return
-        with self.db_lock:
-            self.writer.write(rows, token)
 
     async def _commit(self, pending: PendingBatch) -> None:
         offsets = {TopicPartition(self.topic, p): last + 1 for p, (_, last) in pending.ranges.items()}

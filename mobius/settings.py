@@ -52,6 +52,14 @@ class MobiusSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_password: SecretStr | None = None
 
+    # With a ClickHouse server, sinks share the completion topic's partitions in this group (the
+    # embedded engine's one sink reads them all and commits its offsets here too).
+    sink_group: str = "mobius-analytics-sink"
+    sink_session_timeout_s: float = 10.0
+    # A batch is written at this many rows or this age (in server mode, one insert per partition).
+    sink_max_rows: int = 5000
+    sink_max_wait_s: float = 0.5
+
     # chdb:///path selects the embedded engine; http(s)://host:port a ClickHouse server.
     clickhouse_dsn: str = ""
     clickhouse_password: SecretStr | None = None

@@ -14,10 +14,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from analytics.batch import IntentFile
 from analytics.clickhouse import EngineLocked, connect
 from analytics.config import ClickHouseConfig
+from analytics.group_sink import GroupSink
 from analytics.migrations import apply_migrations
 from analytics.query import SINK_START_GRACE_S, open_analyst_session
 from analytics.query_endpoint import ensure_token, make_query_app
-from analytics.sink import CompletionSink, SinkConfig
+from analytics.sink import CompletionSink, SinkConfig, SinkCore
 from analytics.writer import CompletionsWriter
 from mobius.settings import MobiusSettings
 from routing.price_map import token_prices
@@ -28,8 +29,10 @@ logger = logging.getLogger("mobius.analytics")
 
 async def serve_sink(
     settings: MobiusSettings, stop: asyncio.Event, config: SinkConfig | None = None
-) -> CompletionSink:
-    """Run until `stop` is set; the sink (for its counters)."""
+) -> SinkCore:
+    """Run until `stop` is set; the sink (for its counters).
+
+    Embedded engine: this one sink reads every partition. Server: it joins the sinks' group."""
     ch = settings.clickhouse
     client = await asyncio.to_thread(_open_store, ch)
     applied = await asyncio.to_thread(apply_migrations, client, ch.ttl_days)
@@ -46,9 +49,7 @@ async def serve_sink(
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", ch.query_port).start()
     try:
-        intent = IntentFile(settings.state_dir / "sink" / f"{settings.topics.completions}.pending.json")
-        writer = CompletionsWriter(client)
-        sink = CompletionSink(settings.kafka, settings.topics, writer, intent, config=config)
+        sink = _make_sink(settings, CompletionsWriter(client), config)
         await sink.run(stop)
     finally:
         if runner is not None:
@@ -57,6 +58,20 @@ async def serve_sink(
             analyst.close()
         client.close()
     return sink
+
+
+def _make_sink(settings: MobiusSettings, writer: CompletionsWriter, config: SinkConfig | None) -> SinkCore:
+    if config is None:
+        config = SinkConfig(
+            max_rows=settings.sink_max_rows,
+            max_wait_s=settings.sink_max_wait_s,
+            group_id=settings.sink_group,
+            session_timeout_s=settings.sink_session_timeout_s,
+        )
+    if settings.clickhouse.embedded:
+        intent = IntentFile(settings.state_dir / "sink" / f"{settings.topics.completions}.pending.json")
+        return CompletionSink(settings.kafka, settings.topics, writer, intent, config=config)
+    return GroupSink(settings.kafka, settings.topics, writer, config=config)
 
 
 def _open_store(ch: ClickHouseConfig) -> Client:

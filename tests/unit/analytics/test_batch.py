@@ -33,3 +33,19 @@ def test_the_intent_file_round_trips_and_clears(tmp_path: Path) -> None:
     assert intent.read() == pending
     intent.clear()
     assert intent.read() is None
+
+
+def test_a_partitions_intent_round_trips_through_offset_metadata() -> None:
+    pending = PendingBatch.for_ranges("c", {4: (100, 149)})
+    metadata = pending.as_offset_metadata()
+    assert PendingBatch.from_offset_metadata("c", 4, 100, metadata) == pending
+    # Whichever sink reads the range again names it the same: the token is the range's own.
+    assert PendingBatch.from_offset_metadata("c", 4, 100, metadata).token == pending.token  # type: ignore[union-attr]
+
+
+def test_offset_metadata_that_is_no_unfinished_batch_is_ignored() -> None:
+    metadata = PendingBatch.for_ranges("c", {4: (100, 149)}).as_offset_metadata()
+    assert PendingBatch.from_offset_metadata("c", 4, 150, metadata) is None  # committed past it
+    assert PendingBatch.from_offset_metadata("c", 5, 100, metadata) is None  # another partition's
+    for other in ("", "{}", "not json", '{"pending": [4, "a", 3]}', '{"pending": [4, 100]}'):
+        assert PendingBatch.from_offset_metadata("c", 4, 100, other) is None
