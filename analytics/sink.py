@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -26,7 +27,14 @@ from pydantic import ValidationError
 
 from analytics.batch import Batch, IntentFile, PendingBatch
 from analytics.clickhouse import ClickHouseUnavailable
-from analytics.rows import completion_row
+from analytics.metrics import (
+    SINK_BATCH_ROWS,
+    SINK_DEAD_LETTERS,
+    SINK_FRESHNESS_SECONDS,
+    SINK_INSERT_SECONDS,
+    SINK_ROWS,
+)
+from analytics.rows import COLUMNS, completion_row
 from analytics.writer import RowWriter
 from schemas.codec import DecodeError
 from schemas.events import decode_completion
@@ -38,6 +46,7 @@ from streams.retrying import until_done
 from streams.topics import topic_partitions
 
 logger = logging.getLogger("mobius.analytics.sink")
+COMPLETED_AT = COLUMNS.index("completed_at")
 SINK_GROUP = "mobius-analytics-sink"
 
 
@@ -95,6 +104,7 @@ class SinkCore:
             return completion_row(decode_completion(record.value or b""))
         except (DecodeError, ValidationError) as exc:  # never stops the sink, never silently dropped
             reason = f"undecodable completion record: {type(exc).__name__}: {exc}"
+            SINK_DEAD_LETTERS.inc()
             logger.warning("%s at %s[%d]@%d", reason, record.topic, record.partition, record.offset)
             headers = [
                 (DLQ_REASON, reason.encode()),
@@ -111,9 +121,18 @@ class SinkCore:
         async def write() -> None:
             await asyncio.to_thread(self._locked_write, rows, token)
 
+        started = time.perf_counter()
         await until_done(write, retry_on=ClickHouseUnavailable, what="insert into ClickHouse", logger=logger)
         self.rows_written += len(rows)
         self.batches_written += 1
+        if rows:
+            SINK_INSERT_SECONDS.observe(time.perf_counter() - started)
+            SINK_BATCH_ROWS.observe(len(rows))
+            SINK_ROWS.inc(len(rows))
+            completed = [row[COMPLETED_AT] for row in rows]
+            oldest = min((c for c in completed if isinstance(c, datetime)), default=None)
+            if oldest is not None:
+                SINK_FRESHNESS_SECONDS.observe(max(0.0, (datetime.now(UTC) - oldest).total_seconds()))
 
     def _locked_write(self, rows: list[list[object]], token: str) -> None:
         if not rows:

@@ -67,6 +67,8 @@ class MobiusSettings(BaseSettings):
     analytics_ttl_days: int = 395
     # Where a running sink answers `mobius sql` / `mobius report` in embedded mode (loopback).
     analytics_query_port: int = 8791
+    # Prometheus /metrics of this process (a worker or the sink); unset: no metrics endpoint.
+    metrics_port: int | None = None
 
     router_config: Path = DEFAULT_ROUTER_CONFIG
     # Where the provider simulator listens: `mobius up` runs it there when no provider key is set.

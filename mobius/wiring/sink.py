@@ -23,6 +23,7 @@ from analytics.writer import CompletionsWriter
 from mobius.settings import MobiusSettings
 from routing.price_map import token_prices
 from routing.router_config import RouterConfig, load_router_config
+from streams.metrics import serve_metrics
 
 logger = logging.getLogger("mobius.analytics")
 
@@ -109,6 +110,7 @@ def run_sink(settings: MobiusSettings) -> None:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         logger.warning("sink: %s -> ClickHouse", settings.topics.completions)
+        serve_metrics(settings.metrics_port, "sink")
         await serve_sink(settings, stop)
 
     asyncio.run(main())
