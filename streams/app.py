@@ -16,6 +16,7 @@ def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     servers = ";".join(f"kafka://{host}:{port}" for host, port in kafka.endpoints)
     session_timeout_s = worker.session_timeout_s
+    buffer = max(1024, worker.max_in_flight * 2)
     return faust.App(
         worker.group,
         broker=servers,
@@ -39,7 +40,12 @@ def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
         broker_commit_interval=1.0,
         producer_max_request_size=kafka.max_message_bytes,
         consumer_max_fetch_size=kafka.max_message_bytes,
-        stream_buffer_maxsize=max(1024, worker.max_in_flight * 2),
+        stream_buffer_maxsize=buffer,
+        # Faust stops fetching a partition once its stream's buffer passes 80% (a lane waiting
+        # for slots), but still delivers the rest of the poll; a poll that could overfill the
+        # buffer would block delivery to every other lane's stream too. So one poll hands over
+        # less than the 20% left.
+        broker_max_poll_records=buffer // 8,
     )
 
 

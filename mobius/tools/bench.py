@@ -284,7 +284,7 @@ def _bare_router(bench: PipelineBench, options: BenchOptions) -> dict[str, float
 
 async def _wait_for_both_workers(bench: PipelineBench, timeout_s: float = 90) -> None:
     """Until the consumer group is stable with two members (the rebalance is over)."""
-    probe = LagProbe(bench.settings.kafka, bench.settings.worker_group, bench.settings.topics.queries)
+    probe = LagProbe(bench.settings.kafka, bench.settings.worker_group, bench.settings.topics.inputs())
     await probe.start()
     try:
         deadline = time.monotonic() + timeout_s

@@ -77,6 +77,8 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
         settings.worker_max_in_flight,
         topics=TopicDirectory(lambda: list_topics(settings.kafka)),
         own_topics=frozenset(settings.topics.all()),
+        lane_topics=settings.topics.lanes(),
+        lane_weights=settings.worker_lane_weights,
     )
     alerts_topic = app.topic(settings.topics.alerts, key_type=bytes, value_type=bytes)
 
@@ -144,5 +146,5 @@ def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
         # format string does not take ("--- Logging error ---" under Faust's handler). Our
         # AttemptLog records each failure, fallback and alert with the request id instead.
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    logger.warning("worker %s consuming %s", settings.worker_id, settings.topics.queries)
+    logger.warning("worker %s consuming %s", settings.worker_id, ", ".join(settings.topics.inputs()))
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
