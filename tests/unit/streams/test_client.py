@@ -42,3 +42,23 @@ async def test_no_reply_in_time_is_an_ask_timeout(client: MobiusClient) -> None:
     with pytest.raises(AskTimeout, match="slow"):
         await client.wait("slow", future, timeout=0.01)
     assert "slow" not in client._waiting
+
+
+async def test_a_query_goes_to_its_tiers_lane_and_raw_bytes_to_the_queries_topic(
+    client: MobiusClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+
+    async def send_and_wait(topic: str, value: bytes, key: bytes | None = None) -> None:
+        sent.append(topic)
+
+    monkeypatch.setattr(client._producer, "send_and_wait", send_and_wait)
+    for tier in ("enterprise", "pro", "free"):
+        await client.publish([{"role": "user", "content": "hi"}], user_id="u1", tier=tier)
+    await client.publish_raw(b"bytes as they are")
+    assert sent == [
+        "mobius.queries.enterprise",
+        "mobius.queries.pro",
+        "mobius.queries.free",
+        "mobius.queries",
+    ]
