@@ -150,6 +150,11 @@ def _register_input(app: faust.App, name: str, topic_name: str, lane_of: LaneOf,
 
         async for event in manual.events():
             await taken.acquire()
+            if event.message.generation_id != app.consumer_generation_id:
+                # A rebalance came while this lane waited: Faust seeks every partition back to
+                # its committed offset and delivers this event again (as its own stream does).
+                taken.release()
+                continue
             in_flight.take(event)
             task = asyncio.create_task(handle(event))
             tasks.add(task)
