@@ -1,6 +1,6 @@
 """The benchmark's overload phase: enterprise latency when one worker is offered twice what it answers.
 
-A worker of its own (the default `max_in_flight`), the simulator answering each call in
+A worker of its own with `SLOTS` in flight, the simulator answering each call in
 `LATENCY_MS`. First its capacity: closed loop, `PROBE_CONCURRENCY` asks always in flight, the
 answers per second. Then two open-loop runs with the same enterprise rate (a fifth of it):
 
