@@ -18,7 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.config import ClickHouseConfig
 from infra.kafka_tls import local_ca_file
+from schemas.vocabulary import Tier
 from streams.config import KafkaConfig, KafkaSecurity, RedisConfig, TopicNames, WorkerConfig
+from streams.lanes import DEFAULT_WEIGHTS
 from streams.reply_topics import ReplyTopics
 
 DEFAULT_ROUTER_CONFIG = Path(__file__).resolve().parent.parent / "routing" / "default_router.yaml"
@@ -44,6 +46,9 @@ class MobiusSettings(BaseSettings):
     # partitions are handed to the others.
     worker_group: str = "mobius-router"  # the Faust app id: workers sharing it share the load
     worker_max_in_flight: int = 512
+    # Under overload, how the in-flight slots are shared by the lanes that have queries waiting
+    # (JSON, e.g. {"enterprise": 16, "pro": 4, "free": 1}; see "Priority lanes" in the README).
+    worker_lane_weights: dict[Tier, int] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     worker_session_timeout_s: float = 10.0
     # Each worker calls every deployment with one token this often (0: never); see `mobius health`.
     health_interval_s: float = 300.0
@@ -146,6 +151,7 @@ class MobiusSettings(BaseSettings):
         return WorkerConfig(
             group=self.worker_group,
             max_in_flight=self.worker_max_in_flight,
+            lane_weights=self.worker_lane_weights,
             session_timeout_s=self.worker_session_timeout_s,
             worker_id=self.worker_id,
             data_dir=self.state_dir / "faust",
@@ -184,8 +190,9 @@ def settings_env(settings: MobiusSettings) -> dict[str, str]:
             for field in type(value).model_fields:
                 put(f"{name}__{field.upper()}", getattr(value, field))
             return
-        if isinstance(value, tuple | list):
-            env[name] = json.dumps(list(value))  # pydantic-settings reads lists as JSON
+        if isinstance(value, tuple | list | dict):
+            # pydantic-settings reads lists and mappings as JSON
+            env[name] = json.dumps(value if isinstance(value, dict) else list(value))
             return
         env[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 

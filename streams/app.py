@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import faust
 from faust.auth import SASLCredentials, SSLCredentials
+from faust.exceptions import ConsumerNotStarted
 from faust.types.auth import CredentialsT
 
 from streams.config import KafkaConfig, KafkaSecurity, WorkerConfig
 from streams.kafka_options import sasl, tls_context
+
+logger = logging.getLogger("mobius.app")
+
+# Faust builds its consumer with fetch_max_wait_ms=1500. aiokafka fetches only the partitions that
+# have no records waiting to be consumed, and sends that broker nothing else until the fetch
+# returns: when Faust takes a moment to consume the busy partitions' records, the next fetch holds
+# only idle partitions (the other lanes' topics, when one lane is busy) and waits its full time on
+# them while new queries pile up on the busy ones. Measured with the lanes (four input topics),
+# closed loop at zero provider latency, one worker: 42 req/s at 1,500 ms, 62 at 100 ms.
+FETCH_MAX_WAIT_MS = 100
 
 
 def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
@@ -16,7 +30,8 @@ def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     servers = ";".join(f"kafka://{host}:{port}" for host, port in kafka.endpoints)
     session_timeout_s = worker.session_timeout_s
-    return faust.App(
+    buffer = max(1024, worker.max_in_flight * 2)
+    app = faust.App(
         worker.group,
         broker=servers,
         broker_credentials=faust_credentials(kafka.security),
@@ -39,8 +54,36 @@ def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
         broker_commit_interval=1.0,
         producer_max_request_size=kafka.max_message_bytes,
         consumer_max_fetch_size=kafka.max_message_bytes,
-        stream_buffer_maxsize=max(1024, worker.max_in_flight * 2),
+        stream_buffer_maxsize=buffer,
+        # Faust stops fetching a partition once its stream's buffer passes 80% (a lane waiting
+        # for slots), but still delivers the rest of the poll; a poll that could overfill the
+        # buffer would block delivery to every other lane's stream too. So one poll hands over
+        # less than the 20% left.
+        broker_max_poll_records=buffer // 8,
     )
+
+    def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if not shorten_fetch_wait(app):
+            logger.warning("could not shorten the consumer's fetch wait (Faust or aiokafka changed)")
+
+    app.on_partitions_assigned.connect(on_assigned)
+    return app
+
+
+def shorten_fetch_wait(app: faust.App) -> bool:
+    """Set the running consumer's fetch wait to FETCH_MAX_WAIT_MS (see above); False if its
+    internals are not where faust-streaming 0.15 and aiokafka 0.14 keep them."""
+    ensure_consumer = getattr(getattr(app.consumer, "_thread", None), "_ensure_consumer", None)
+    if ensure_consumer is None:
+        return False
+    try:
+        fetcher = getattr(ensure_consumer(), "_fetcher", None)
+    except ConsumerNotStarted:  # a rebalance must never fail on this
+        return False
+    if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
+        return False
+    fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+    return True
 
 
 def faust_credentials(security: KafkaSecurity) -> CredentialsT | None:

@@ -99,7 +99,8 @@ class MobiusClient:
         deadline: datetime | None = None,
         request_id: str | None = None,
     ) -> str:
-        """Send a query; its request id. The reply goes to this client's reply topic."""
+        """Send a query to its tier's lane topic; its request id. The reply goes to this client's
+        reply topic."""
         event = QueryEvent(
             request_id=request_id or uuid.uuid4().hex,
             created_at=now_utc(),
@@ -112,13 +113,14 @@ class MobiusClient:
             metadata=dict(metadata or {}),
             deadline=deadline,
         )
-        await self.publish_raw(encode_query(event), key=user_id.encode())
+        await self.publish_raw(encode_query(event), key=user_id.encode(), topic=self.topics.lane(tier))
         return event.request_id
 
-    async def publish_raw(self, value: bytes, key: bytes | None = None) -> str:
-        """Put bytes on the queries topic as they are (tools and tests of bad input use this);
-        where they landed, as a dead letter's source header names it: topic[partition]@offset."""
-        sent = await self._producer.send_and_wait(self.topics.queries, value, key=key)
+    async def publish_raw(self, value: bytes, key: bytes | None = None, topic: str | None = None) -> str:
+        """Put bytes as they are on `topic`, by default the plain queries topic, where each query
+        takes the lane of its tier (tools and tests of bad input use this); where they landed, as
+        a dead letter's source header names it: topic[partition]@offset."""
+        sent = await self._producer.send_and_wait(topic or self.topics.queries, value, key=key)
         return f"{sent.topic}[{sent.partition}]@{sent.offset}"
 
     async def ask(

@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from schemas.vocabulary import TIERS, Tier
+from streams.lanes import DEFAULT_WEIGHTS
 
 
 class TopicNames(BaseModel):
-    """Kafka topic names; each test or deployment may use its own."""
+    """Kafka topic names; each test or deployment may use its own.
+
+    Queries come in on one topic per priority lane, named after the queries topic
+    (`mobius.queries.enterprise`, `.pro`, `.free`); the client publishes to its query's tier's.
+    The queries topic itself stays an input for callers that publish there, each query then
+    taking the lane of its tier.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -19,8 +28,20 @@ class TopicNames(BaseModel):
     dlq: str = "mobius.dlq"
     alerts: str = "mobius.alerts"
 
+    def lane(self, tier: Tier) -> str:
+        """The queries topic of one tier's lane."""
+        return f"{self.queries}.{tier}"
+
+    def lanes(self) -> dict[Tier, str]:
+        return {tier: self.lane(tier) for tier in TIERS}
+
+    def inputs(self) -> list[str]:
+        """Every topic the route agent consumes: the queries topic and each lane's."""
+        return [self.queries, *self.lanes().values()]
+
     def all(self) -> list[str]:
-        return list(self.model_dump().values())
+        """Every topic the pipeline owns (the worker and `mobius up` create them)."""
+        return [*self.model_dump().values(), *self.lanes().values()]
 
 
 class KafkaSecurity(BaseModel):
@@ -72,6 +93,8 @@ class WorkerConfig(BaseModel):
 
     group: str = "mobius-router"
     max_in_flight: int = 512
+    # How the slots are shared between the lanes when queries wait (see streams/lanes.py).
+    lane_weights: dict[Tier, int] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     session_timeout_s: float = 10.0
     worker_id: str = "worker"
     data_dir: Path = Path(".mobius/faust")

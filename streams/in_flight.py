@@ -23,6 +23,10 @@ class InFlight:
         self.order.started(tp, offset)
         self.events[(tp, offset)] = event
 
+    def holds(self, event: EventT[Any]) -> bool:
+        """The event is still this worker's to finish (its partition was not revoked since it was taken)."""
+        return self.events.get((event.message.tp, event.message.offset)) is event
+
     def release(self, event: EventT[Any]) -> list[EventT[Any]]:
         """The events that may now be acked, in offset order."""
         tp = event.message.tp

@@ -1,30 +1,49 @@
-"""The `route` agent: many queries in flight per worker, acknowledged strictly in offset order.
+"""The route agents: many queries in flight per worker, admitted by lane, acked strictly in offset order.
 
-The agent's stream runs without Faust's automatic acks. Each event is handled in its own task
-(bounded by `max_in_flight`); its output is published and confirmed by Kafka, and only then is it
-released to `InFlight`, which hands Faust acks in offset order per partition. A worker killed at
-any moment therefore leaves its unfinished queries uncommitted, and another worker handles them
-again (the reply store makes that repeat free).
+One agent per input topic: each lane's topic (`mobius.queries.enterprise`, `.pro`, `.free`) and
+the plain queries topic, whose events take the lane of their tier. Every agent takes events
+from its own stream without Faust's automatic acks and hands each to a task that waits at the
+worker's one `PriorityGate` (`max_in_flight` slots shared by weight, see `streams.lanes`).
+
+Why one agent per lane and not one over all topics: an agent's loop blocks when its lane has
+too many queries taken and waiting; Faust's per-partition flow control then stops fetching that
+lane's partitions once its stream buffer is under pressure, while the other lanes' agents keep
+reading. So a free backlog stays in Kafka (its partitions paused) and an enterprise query is read
+and admitted at the next free slot. `create_app` caps the records one poll may hand over, so a
+paused lane's buffer never fills up and blocks delivery to the others.
+
+An event is taken into `InFlight` when it is read and released only after its output is
+published and confirmed by Kafka; acks go to Faust in offset order per partition. A waiting
+query is not done, so it holds back its partition's commit: a worker killed at any moment leaves
+its unfinished and waiting queries uncommitted, and another worker handles them again (the reply
+store makes that repeat free).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import faust
 from faust import Stream
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
+from schemas.events import MalformedEvent, decode_query
+from schemas.vocabulary import Tier
+from streams.admission import PriorityGate
 from streams.in_flight import InFlight
+from streams.lanes import DEFAULT_WEIGHTS, LOWEST_LANE
+from streams.metrics import IN_FLIGHT
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
 from streams.publishing import Send, publish_all, refusing_missing_topics
 from streams.reply_topics import TopicDirectory
 
 logger = logging.getLogger("mobius.route")
+
+LaneOf = Callable[[bytes], Tier]
 
 
 def register_route_agent(
@@ -35,42 +54,135 @@ def register_route_agent(
     *,
     topics: TopicDirectory,
     own_topics: frozenset[str],
+    lane_topics: Mapping[Tier, str] | None = None,
+    lane_weights: Mapping[Tier, int] = DEFAULT_WEIGHTS,
 ) -> None:
-    """Add the `route` agent to `app`: queries in, replies, records and dead letters out (a
-    record for a topic other than `own_topics` goes out only if `topics` says it exists)."""
-    topic = app.topic(queries_topic, key_type=bytes, value_type=bytes)
-    send = refusing_missing_topics(_sender(app), topics, own_topics)
-    in_flight = InFlight()
+    """Add the route agents to `app`: queries in, replies, records and dead letters out (a record
+    for a topic other than `own_topics` goes out only if `topics` says it exists)."""
+    shared = _Shared(
+        make_pipeline=_once(make_pipeline),
+        send=refusing_missing_topics(_sender(app), topics, own_topics),
+        gate=PriorityGate(max_in_flight, lane_weights),
+        in_flight=InFlight(),
+        # Twice the slots: a lane holding every slot still has queries waiting at the gate, so a
+        # freed slot goes by weight, not to whichever lane happens to have one read already.
+        max_taken=2 * max_in_flight,
+    )
 
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        in_flight.forget(kwargs.get("revoked") or (args[0] if args else ()))
+        revoked = set(kwargs.get("revoked") or (args[0] if args else ()))
+        shared.in_flight.forget(revoked)
+        # Queries still waiting for a slot are their partition's next owner's now: stop waiting
+        # (one already running finishes; its ack is dropped and the reply store absorbs the repeat).
+        for (tp, _), waiter in list(shared.waiters.items()):
+            if tp in revoked:
+                waiter.cancel()
 
     app.on_partitions_revoked.connect(on_revoked)
+    _register_input(app, "route", queries_topic, tier_of, shared)
+    for tier, topic in (lane_topics or {}).items():
+        _register_input(app, f"route-{tier}", topic, _constant(tier), shared)
 
-    @app.agent(topic, name="route")
+
+def tier_of(raw: bytes) -> Tier:
+    """The lane of an event on the plain queries topic: its tier (unreadable: the lowest lane,
+    where it waits only to become a dead letter)."""
+    try:
+        return decode_query(raw).tier
+    except MalformedEvent:
+        return LOWEST_LANE
+
+
+class _Shared:
+    """What every route agent of one worker shares: one pipeline, one gate, one ack order."""
+
+    def __init__(
+        self,
+        *,
+        make_pipeline: Callable[[], Awaitable[RoutePipeline]],
+        send: Send,
+        gate: PriorityGate,
+        in_flight: InFlight,
+        max_taken: int,
+    ) -> None:
+        self.make_pipeline = make_pipeline
+        self.send = send
+        self.gate = gate
+        self.in_flight = in_flight
+        self.max_taken = max_taken
+        # Tasks of the events taken and not yet admitted, by (partition, offset).
+        self.waiters: dict[tuple[TP, int], asyncio.Task[None]] = {}
+
+    def admitted(self, tp: TP, offset: int) -> None:
+        """The current task waits no more (a redelivered copy of its event may wait under its key)."""
+        if self.waiters.get((tp, offset)) is asyncio.current_task():
+            del self.waiters[(tp, offset)]
+
+
+def _register_input(app: faust.App, name: str, topic_name: str, lane_of: LaneOf, shared: _Shared) -> None:
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+    in_flight = shared.in_flight
+
+    @app.agent(topic, name=name)
     async def route(stream: StreamT[Any]) -> None:
-        pipeline = await make_pipeline()
+        pipeline = await shared.make_pipeline()
         manual = cast(Stream[bytes], stream).noack()
-        slots = asyncio.Semaphore(max_in_flight)
+        # Events this agent has taken and not finished (waiting or running): when its lane waits
+        # this is full, the loop stops reading, and Faust pauses the lane's partitions.
+        taken = asyncio.Semaphore(shared.max_taken)
         tasks: set[asyncio.Task[None]] = set()
 
         async def handle(event: EventT[Any]) -> None:
             message = event.message
             source = f"{message.tp.topic}[{message.tp.partition}]@{message.offset}"
+            data = message.value if isinstance(message.value, bytes) else b""
             try:
-                records = await _safe_handle(pipeline, event, source)
-                await publish_all(send, records, pipeline.topics.dlq, source)
-                for ready in in_flight.release(event):
-                    await manual.ack(ready)
+                async with shared.gate.slot(lane_of(data)):
+                    shared.admitted(message.tp, message.offset)
+                    if not in_flight.holds(event):  # revoked while it waited: its next owner has it
+                        return
+                    records = await _safe_handle(pipeline, data, source)
+                    await publish_all(shared.send, records, pipeline.topics.dlq, source)
+                    for ready in in_flight.release(event):
+                        await manual.ack(ready)
             finally:
-                slots.release()
+                shared.admitted(message.tp, message.offset)
+                taken.release()
+                IN_FLIGHT.dec()
 
         async for event in manual.events():
-            await slots.acquire()
+            await taken.acquire()
+            if event.message.generation_id != app.consumer_generation_id:
+                # A rebalance came while this lane waited: Faust seeks every partition back to
+                # its committed offset and delivers this event again (as its own stream does).
+                taken.release()
+                continue
             in_flight.take(event)
+            IN_FLIGHT.inc()
             task = asyncio.create_task(handle(event))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+            shared.waiters[(event.message.tp, event.message.offset)] = task
+
+
+def _constant(tier: Tier) -> LaneOf:
+    def lane(raw: bytes) -> Tier:
+        return tier
+
+    return lane
+
+
+def _once(make: Callable[[], Awaitable[RoutePipeline]]) -> Callable[[], Awaitable[RoutePipeline]]:
+    """The agents start together; they share the one pipeline (one LiteLLM Router, one Redis pool)."""
+    made: asyncio.Future[RoutePipeline] | None = None
+
+    async def get() -> RoutePipeline:
+        nonlocal made
+        if made is None:
+            made = asyncio.ensure_future(make())
+        return await asyncio.shield(made)
+
+    return get
 
 
 def _sender(app: faust.App) -> Send:
@@ -88,9 +200,7 @@ def _sender(app: faust.App) -> Send:
     return send
 
 
-async def _safe_handle(pipeline: RoutePipeline, event: EventT[Any], source: str) -> list[Outgoing]:
-    raw = event.message.value
-    data = raw if isinstance(raw, bytes) else b""
+async def _safe_handle(pipeline: RoutePipeline, data: bytes, source: str) -> list[Outgoing]:
     try:
         return await pipeline.handle(data, source)
     except Exception as exc:  # a bug must cost one dead letter, never the worker or the message

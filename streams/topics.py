@@ -65,12 +65,13 @@ async def topic_partitions(kafka: KafkaConfig, topic: str, timeout_s: float = 30
 
 
 class LagProbe:
-    """A consumer group's lag on one topic (end offsets minus committed offsets), sampled on demand."""
+    """A consumer group's lag on one or more topics (end offsets minus committed offsets, summed),
+    sampled on demand."""
 
-    def __init__(self, kafka: KafkaConfig, group: str, topic: str) -> None:
+    def __init__(self, kafka: KafkaConfig, group: str, topic: str | Iterable[str]) -> None:
         self.kafka = kafka
         self.group = group
-        self.topic = topic
+        self.topics = [topic] if isinstance(topic, str) else list(topic)
         self._admin = AIOKafkaAdminClient(**client_options(kafka))
         self._consumer = AIOKafkaConsumer(**client_options(kafka), group_id=None)
         self._partitions: list[TopicPartition] = []
@@ -78,8 +79,11 @@ class LagProbe:
     async def start(self) -> None:
         await self._admin.start()
         await self._consumer.start()
-        numbers = await topic_partitions(self.kafka, self.topic)
-        self._partitions = [TopicPartition(self.topic, p) for p in numbers]
+        self._partitions = [
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in await topic_partitions(self.kafka, topic)
+        ]
 
     async def stop(self) -> None:
         await self._consumer.stop()

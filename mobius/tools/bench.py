@@ -9,6 +9,8 @@ operator chose). The phases, in order:
 2. throughput: closed loop, zero provider latency, one worker; then bare `Router.acompletion`
    in one process; then two workers.
 3. concurrency: provider latency 1 s, rising rates; the highest one whose consumer lag holds.
+4. lanes: a worker of its own offered twice what it answers, 10% enterprise; enterprise's p99
+   against its unloaded p99 (`mobius/tools/bench_lanes.py`).
 Worker memory is read before phase 1, after it (warm) and after phase 3 (before the second
 worker starts).
 """
@@ -40,6 +42,7 @@ from mobius.fleet import Worker, child_env
 from mobius.settings import MobiusSettings
 from mobius.stack import LocalStack
 from mobius.tools.bench_concurrency import max_rate_without_lag_growth
+from mobius.tools.bench_lanes import bench_lanes
 from mobius.tools.bench_load import TIER, Ask, closed_loop, open_loop, question, summarize
 from streams.client import AskTimeout, MobiusClient
 from streams.config import TopicNames
@@ -175,7 +178,10 @@ def bench_pipeline(settings: MobiusSettings, options: BenchOptions) -> dict[str,
     asyncio.run(ensure_topics(bench.settings.kafka, bench.settings.topics.all()))
     try:
         bench.workers[0].start()
-        return asyncio.run(_measure(bench, options))
+        result = asyncio.run(_measure(bench, options))
+        for worker in bench.workers:  # the overload phase has the machine to itself
+            worker.stop()
+        return result | bench_lanes(bench.settings, simulator, options.seconds)
     finally:
         for worker in bench.workers:
             worker.stop()
@@ -284,7 +290,7 @@ def _bare_router(bench: PipelineBench, options: BenchOptions) -> dict[str, float
 
 async def _wait_for_both_workers(bench: PipelineBench, timeout_s: float = 90) -> None:
     """Until the consumer group is stable with two members (the rebalance is over)."""
-    probe = LagProbe(bench.settings.kafka, bench.settings.worker_group, bench.settings.topics.queries)
+    probe = LagProbe(bench.settings.kafka, bench.settings.worker_group, bench.settings.topics.inputs())
     await probe.start()
     try:
         deadline = time.monotonic() + timeout_s

@@ -25,7 +25,7 @@ async def max_rate_without_lag_growth(settings: MobiusSettings, client: MobiusCl
     them. Every step's backlog drains before the next step or phase.
     """
     step = max(6.0, seconds / 3)
-    probe = LagProbe(settings.kafka, settings.worker_group, settings.topics.queries)
+    probe = LagProbe(settings.kafka, settings.worker_group, settings.topics.inputs())
     await probe.start()
     sustained = 0
     try:

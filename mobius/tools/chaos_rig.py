@@ -249,7 +249,7 @@ class ChaosRig:
 
     async def queries_lag(self) -> int:
         """Queries not yet committed by the workers' group (a wedged partition never reaches 0)."""
-        probe = LagProbe(self.settings.kafka, self.settings.worker_group, self.settings.topics.queries)
+        probe = LagProbe(self.settings.kafka, self.settings.worker_group, self.settings.topics.inputs())
         await probe.start()
         try:
             return await probe.lag()
@@ -258,7 +258,7 @@ class ChaosRig:
 
     async def group_members(self) -> int:
         """Members of the workers' consumer group once it is stable (0 while it rebalances)."""
-        probe = LagProbe(self.settings.kafka, self.settings.worker_group, self.settings.topics.queries)
+        probe = LagProbe(self.settings.kafka, self.settings.worker_group, self.settings.topics.inputs())
         await probe.start()
         try:
             return await probe.stable_members()

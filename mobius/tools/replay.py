@@ -99,8 +99,9 @@ class ReplayReport:
 
 
 async def read_queries(settings: MobiusSettings, since: datetime) -> tuple[list[QueryEvent], int]:
-    """The queries on the topic from `since` to its end as of now; how many were malformed."""
-    kafka, topic = settings.kafka, settings.topics.queries
+    """The queries on the input topics (the queries topic and each lane's) from `since` to their
+    ends as of now; how many were malformed."""
+    kafka = settings.kafka
     consumer = AIOKafkaConsumer(
         **client_options(kafka),
         group_id=None,
@@ -109,7 +110,11 @@ async def read_queries(settings: MobiusSettings, since: datetime) -> tuple[list[
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in await topic_partitions(kafka, topic)]
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in settings.topics.inputs()
+            for p in await topic_partitions(kafka, topic)
+        ]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})

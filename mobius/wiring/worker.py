@@ -19,9 +19,11 @@ from routing.health import check_all, groups_down
 from routing.llm_gateway import LLMGateway
 from routing.router_config import RouterConfig, load_router_config
 from routing.tokens import count_tokens
+from streams.admission import step_aside
 from streams.alerts import alert_record
 from streams.app import create_app
 from streams.kafka_access import wait_for_access
+from streams.metrics import PrometheusMetrics, serve_metrics
 from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.route_pipeline import RoutePipeline
 from streams.reply_topics import TopicDirectory
@@ -55,7 +57,10 @@ def build_pipeline(
         budgets=budgets,
         cache=RedisResponseCache(redis),
         reply_topics=settings.reply_topics,
-        capacity=GroupCapacity(group_slots(settings.worker_max_in_flight, config.mobius.backpressure)),
+        capacity=GroupCapacity(
+            group_slots(settings.worker_max_in_flight, config.mobius.backpressure), step_aside=step_aside
+        ),
+        metrics=PrometheusMetrics(),
     )
 
 
@@ -82,6 +87,8 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
         settings.worker_max_in_flight,
         topics=TopicDirectory(lambda: list_topics(settings.kafka)),
         own_topics=frozenset(settings.topics.all()),
+        lane_topics=settings.topics.lanes(),
+        lane_weights=settings.worker_lane_weights,
     )
     alerts_topic = app.topic(settings.topics.alerts, key_type=bytes, value_type=bytes)
 
@@ -153,5 +160,6 @@ def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
         # format string does not take ("--- Logging error ---" under Faust's handler). Our
         # AttemptLog records each failure, fallback and alert with the request id instead.
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    logger.warning("worker %s consuming %s", settings.worker_id, settings.topics.queries)
+    logger.warning("worker %s consuming %s", settings.worker_id, ", ".join(settings.topics.inputs()))
+    serve_metrics(settings.metrics_port, f"worker {settings.worker_id}")
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -1,5 +1,12 @@
 """Per group, in one worker: a bound on provider calls at once, and the saturation episodes
-(alerted once when a group first runs out of capacity, logged once when it has it back)."""
+(alerted once when a group first runs out of capacity, logged once when it has it back).
+
+A query that waits (for one of its group's call slots, or for capacity to come back) steps aside
+from the worker's admission slot meanwhile (`step_aside`, streams/admission.py), so a slow or
+saturated group's queries do not keep every other group's queries out. The rule that keeps this
+free of deadlock: a query never waits for its admission slot while it holds a call slot; it takes
+the call slot only once it holds its admission slot again, without waiting.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 logger = logging.getLogger("mobius.pipeline.capacity")
 
@@ -16,9 +23,15 @@ class GroupCapacity:
     """`slots_per_group` provider calls at once per group, so one slow or saturated group cannot
     take every slot of the worker; and which groups are saturated now."""
 
-    def __init__(self, slots_per_group: int | None) -> None:
+    def __init__(
+        self,
+        slots_per_group: int | None,
+        step_aside: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+    ) -> None:
         self.slots_per_group = slots_per_group
+        self.aside = step_aside
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._freed: dict[str, asyncio.Condition] = {}
         self._episodes: dict[str, tuple[float, int]] = {}  # group -> (started, queries held)
 
     @contextlib.asynccontextmanager
@@ -27,8 +40,17 @@ class GroupCapacity:
             yield
             return
         slots = self._slots.setdefault(group, asyncio.Semaphore(self.slots_per_group))
-        async with slots:
+        freed = self._freed.setdefault(group, asyncio.Condition())
+        while slots.locked():
+            async with self.aside(), freed:
+                await freed.wait()
+        await slots.acquire()  # not locked: returns at once, so no slot is held while waiting
+        try:
             yield
+        finally:
+            slots.release()
+            async with freed:
+                freed.notify_all()
 
     def held(self, group: str) -> bool:
         """A query of `group` is held for capacity; True when this starts an episode (alert it)."""

@@ -205,7 +205,8 @@ class RoutePipeline:
                 return outcome, tuple(alerts)
             if self.capacity.held(group):
                 alerts.append(self._saturated_alert(group, outcome))
-            await asyncio.sleep(wait)
+            async with self.capacity.aside():  # other queries may use the worker's slot meanwhile
+                await asyncio.sleep(wait)
             if query.deadline is not None and now_utc() >= query.deadline:
                 return late, tuple(alerts)
 

@@ -26,6 +26,11 @@ KEYS = [
     "classify_p50_us",
     "classify_p99_us",
     "classify_5mb_document_p99_us",
+    "lanes_capacity_rps",
+    "enterprise_p99_unloaded_ms",
+    "enterprise_p99_overload_ms",
+    "enterprise_p99_overload_ratio",
+    "free_p99_overload_ms",
 ]
 
 
@@ -71,4 +76,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert report["worker_rss_mb_start"] > 50 and report["worker_rss_mb_end"] > 50
     assert 0 < report["classify_p50_us"] <= report["classify_p99_us"] and report["classify_samples"] >= 400
     assert report["classify_5mb_document_p99_us"] > 0
+    # Overloaded twice over: everything is answered in the end, and free waits longest.
+    assert report["lanes_capacity_rps"] > 0 and report["lanes_unanswered"] == 0
+    assert report["enterprise_p99_overload_ratio"] > 0
+    assert report["free_p99_overload_ms"] > report["enterprise_p99_overload_ms"]
     assert processes_under(tmp_path / "state") == []

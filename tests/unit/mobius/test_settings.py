@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mobius.settings import MobiusSettings
+from mobius.settings import MobiusSettings, settings_env
 
 
 def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,3 +70,31 @@ def test_a_local_tls_broker_is_trusted_through_the_ca_mobius_up_makes(
     monkeypatch.setenv("MOBIUS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     monkeypatch.setenv("MOBIUS_KAFKA_SECURITY__PROTOCOL", "SASL_PLAINTEXT")
     assert MobiusSettings().kafka.security.ssl_cafile is None  # no TLS, no CA
+
+
+def test_lane_topics_follow_the_queries_topic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBIUS_TOPICS__QUERIES", "team.queries")
+    topics = MobiusSettings().topics
+    assert topics.lanes() == {
+        "free": "team.queries.free",
+        "pro": "team.queries.pro",
+        "enterprise": "team.queries.enterprise",
+    }
+    assert topics.inputs()[0] == "team.queries" and set(topics.inputs()[1:]) == set(topics.lanes().values())
+    # The worker and `mobius up` create every topic in all(): the broker auto-creates nothing.
+    assert set(topics.inputs()) <= set(topics.all())
+
+
+def test_lane_weights_come_from_json_and_reach_a_child_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBIUS_WORKER_LANE_WEIGHTS", '{"enterprise": 9, "pro": 3, "free": 1}')
+    settings = MobiusSettings()
+    assert settings.worker.lane_weights == {"enterprise": 9, "pro": 3, "free": 1}
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    assert MobiusSettings().worker_lane_weights == settings.worker_lane_weights
+
+
+def test_a_lane_weight_for_an_unknown_tier_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBIUS_WORKER_LANE_WEIGHTS", '{"gold": 9}')
+    with pytest.raises(ValidationError, match="gold"):
+        MobiusSettings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka.structs import RecordMetadata
 
 from schemas.events import ReplyEvent, encode_reply, now_utc
 from streams.client import AskTimeout, MobiusClient
@@ -42,3 +43,24 @@ async def test_no_reply_in_time_is_an_ask_timeout(client: MobiusClient) -> None:
     with pytest.raises(AskTimeout, match="slow"):
         await client.wait("slow", future, timeout=0.01)
     assert "slow" not in client._waiting
+
+
+async def test_a_query_goes_to_its_tiers_lane_and_raw_bytes_to_the_queries_topic(
+    client: MobiusClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+
+    async def send_and_wait(topic: str, value: bytes, key: bytes | None = None) -> RecordMetadata:
+        sent.append(topic)
+        return RecordMetadata(topic, 0, None, len(sent) - 1, -1, 0, -1)
+
+    monkeypatch.setattr(client._producer, "send_and_wait", send_and_wait)
+    for tier in ("enterprise", "pro", "free"):
+        await client.publish([{"role": "user", "content": "hi"}], user_id="u1", tier=tier)
+    await client.publish_raw(b"bytes as they are")
+    assert sent == [
+        "mobius.queries.enterprise",
+        "mobius.queries.pro",
+        "mobius.queries.free",
+        "mobius.queries",
+    ]

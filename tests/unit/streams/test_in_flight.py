@@ -35,3 +35,17 @@ def test_a_revoked_partition_is_forgotten_and_never_acked() -> None:
     in_flight.forget([P1])
     assert list(in_flight.events) == [(P0, 1)]
     assert in_flight.release(kept) == [kept]
+
+
+def test_an_event_is_held_until_released_or_revoked_and_a_redelivered_copy_is_not_the_old_one() -> None:
+    in_flight = InFlight()
+    first, revoked = _event(P0, 1), _event(P1, 1)
+    in_flight.take(first)
+    in_flight.take(revoked)
+    assert in_flight.holds(first) and in_flight.holds(revoked)
+    in_flight.forget([P1])
+    again = _event(P1, 1)  # the partition came back and its offset was delivered anew
+    in_flight.take(again)
+    assert not in_flight.holds(revoked) and in_flight.holds(again)
+    in_flight.release(first)
+    assert not in_flight.holds(first)

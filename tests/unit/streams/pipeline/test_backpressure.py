@@ -12,6 +12,7 @@ from mobius.settings import DEFAULT_ROUTER_CONFIG
 from routing.outcomes import LLMError, LLMResult
 from routing.router_config import BackpressureSettings, load_router_config
 from schemas.events import decode_alert, decode_reply, encode_query, now_utc
+from streams.admission import PriorityGate, step_aside
 from streams.config import TopicNames
 from streams.outgoing import Outgoing
 from streams.pipeline.capacity import GroupCapacity
@@ -114,3 +115,23 @@ async def test_a_groups_calls_at_once_are_bounded() -> None:
     outs = await asyncio.gather(*(pipeline.handle(encode_query(q)) for q in queries))
     assert all(_replies(o) == ["ok/None"] for o in outs)
     assert llm.most_busy == 2
+
+
+async def test_a_stuck_group_does_not_keep_another_groups_queries_out() -> None:
+    """Two admission slots; four queries of a group whose calls hang, bounded to one call at once:
+    the three waiting for its call slot step aside, and a query of another group gets through."""
+    gate, stuck = PriorityGate(2), asyncio.Event()
+    capacity = GroupCapacity(1, step_aside=step_aside)
+
+    async def query(group: str) -> str:
+        async with gate.slot("pro"), capacity.calling(group):
+            if group == "slow":
+                await stuck.wait()
+            return group
+
+    slow = [asyncio.create_task(query("slow")) for _ in range(4)]
+    await asyncio.sleep(0.05)
+    assert await asyncio.wait_for(query("fast"), timeout=2) == "fast"
+    stuck.set()
+    assert await asyncio.wait_for(asyncio.gather(*slow), timeout=2) == ["slow"] * 4
+    assert gate.lanes.running == 0
