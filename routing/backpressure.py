@@ -26,6 +26,8 @@ def next_wait_s(
     return min(max(error.retry_after_s, MIN_WAIT_S), settings.max_wait_s, room)
 
 
-def group_slots(max_in_flight: int, settings: BackpressureSettings) -> int:
-    """Provider calls one group may have at once in a worker (at least one)."""
+def group_slots(max_in_flight: int, settings: BackpressureSettings) -> int | None:
+    """Provider calls one group may have at once in a worker (at least one); None: no bound."""
+    if settings.group_share >= 1:
+        return None
     return max(1, int(max_in_flight * settings.group_share))

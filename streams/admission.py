@@ -29,7 +29,7 @@ class PriorityGate:
 
     @contextlib.asynccontextmanager
     async def slot(self, lane: Tier) -> AsyncIterator[Slot]:
-        await self._acquire(lane)
+        await self.acquire(lane)
         held = Slot(self, lane)
         token = CURRENT_SLOT.set(held)
         try:
@@ -37,9 +37,10 @@ class PriorityGate:
         finally:
             CURRENT_SLOT.reset(token)
             if held.held:
-                self._release()
+                self.release()
 
-    async def _acquire(self, lane: Tier) -> None:
+    async def acquire(self, lane: Tier) -> None:
+        """Wait for a slot by lane (prefer `slot`; this pair is for holders that are not tasks' slots)."""
         ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._wake(self.lanes.arrive(lane, ticket))
         try:
@@ -49,11 +50,15 @@ class PriorityGate:
             # landed: the slot is ours, give it back. Admitted while already cancelled: `_wake`
             # gave it back then.
             if not self.lanes.withdraw(ticket) and not ticket.cancelled():
-                self._release()
+                self.release()
             raise
 
-    def _release(self) -> None:
+    def release(self) -> None:
         self._wake(self.lanes.finish())
+
+    @property
+    def full(self) -> bool:
+        return self.lanes.running >= self.lanes.slots
 
     def _wake(self, admitted: Iterable[asyncio.Future[None]]) -> None:
         pending = deque(admitted)
@@ -77,12 +82,12 @@ class Slot:
     async def stepped_aside(self) -> AsyncIterator[None]:
         """The slot goes to the next waiting caller meanwhile and is taken back, by lane, after.
         Cancelled while taking it back, the caller holds no slot (and releases none)."""
-        self.gate._release()
+        self.gate.release()
         self.held = False
         try:
             yield
         finally:
-            await self.gate._acquire(self.lane)
+            await self.gate.acquire(self.lane)
             self.held = True
 
 

@@ -58,7 +58,9 @@ def build_pipeline(
         cache=RedisResponseCache(redis),
         reply_topics=settings.reply_topics,
         capacity=GroupCapacity(
-            group_slots(settings.worker_max_in_flight, config.mobius.backpressure), step_aside=step_aside
+            group_slots(settings.worker_max_in_flight, config.mobius.backpressure),
+            step_aside=step_aside,
+            weights=settings.worker_lane_weights,
         ),
         metrics=PrometheusMetrics(),
     )

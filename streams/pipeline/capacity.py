@@ -3,18 +3,23 @@
 
 A query that waits (for one of its group's call slots, or for capacity to come back) steps aside
 from the worker's admission slot meanwhile (`step_aside`, streams/admission.py), so a slow or
-saturated group's queries do not keep every other group's queries out. The rule that keeps this
-free of deadlock: a query never waits for its admission slot while it holds a call slot; it takes
-the call slot only once it holds its admission slot again, without waiting.
+saturated group's queries do not keep every other group's queries out. A group's call slots go
+to waiting queries by lane, as admission slots do, so priority holds when one group is the limit.
+No deadlock: whoever waits for a call slot has stepped aside, so every admission slot is held by
+a query that is not waiting for a call slot, and a call slot handed to a waiter is used as soon
+as that waiter has an admission slot back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+
+from schemas.vocabulary import Tier
+from streams.admission import PriorityGate
+from streams.lanes import DEFAULT_WEIGHTS, LOWEST_LANE
 
 logger = logging.getLogger("mobius.pipeline.capacity")
 
@@ -27,30 +32,29 @@ class GroupCapacity:
         self,
         slots_per_group: int | None,
         step_aside: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+        weights: Mapping[Tier, int] = DEFAULT_WEIGHTS,
     ) -> None:
         self.slots_per_group = slots_per_group
         self.aside = step_aside
-        self._slots: dict[str, asyncio.Semaphore] = {}
-        self._freed: dict[str, asyncio.Condition] = {}
+        self.weights = weights
+        self._slots: dict[str, PriorityGate] = {}
         self._episodes: dict[str, tuple[float, int]] = {}  # group -> (started, queries held)
 
     @contextlib.asynccontextmanager
-    async def calling(self, group: str) -> AsyncIterator[None]:
+    async def calling(self, group: str, lane: Tier = LOWEST_LANE) -> AsyncIterator[None]:
         if self.slots_per_group is None:
             yield
             return
-        slots = self._slots.setdefault(group, asyncio.Semaphore(self.slots_per_group))
-        freed = self._freed.setdefault(group, asyncio.Condition())
-        while slots.locked():
-            async with self.aside(), freed:
-                await freed.wait()
-        await slots.acquire()  # not locked: returns at once, so no slot is held while waiting
+        slots = self._slots.setdefault(group, PriorityGate(self.slots_per_group, self.weights))
+        if slots.full:
+            async with self.aside():  # the worker's slot serves another query while this one waits
+                await slots.acquire(lane)
+        else:
+            await slots.acquire(lane)  # a free slot: taken at once
         try:
             yield
         finally:
             slots.release()
-            async with freed:
-                freed.notify_all()
 
     def held(self, group: str) -> bool:
         """A query of `group` is held for capacity; True when this starts an episode (alert it)."""

