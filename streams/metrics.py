@@ -1,5 +1,5 @@
 """The worker's Prometheus metrics: what it routed, how long each stage took, tokens, cost, cache,
-budgets, fallbacks, dead letters, alerts, in-flight queries and consumer lag.
+budgets, fallbacks, dead letters, alerts, and in-flight queries.
 
 Labels are bounded sets only (group, model, tier, query type, outcome code, alert kind, stage,
 partition): never a user, org or request id. Units are in the names (`_seconds`, `_usd`).
@@ -40,9 +40,6 @@ BUDGET_REFUSALS = Counter("mobius_budget_refusals_total", "Queries refused by a 
 DEAD_LETTERS = Counter("mobius_dead_letters_total", "Events written to the dead-letter topic.")
 ALERTS = Counter("mobius_alerts_total", "Alerts raised, by kind.", ["kind"])
 IN_FLIGHT = Gauge("mobius_in_flight_queries", "Queries taken from Kafka and not yet acknowledged.")
-LAG = Gauge(
-    "mobius_consumer_lag_records", "Records not yet committed, per input partition.", ["topic", "partition"]
-)
 
 _REFUSED = frozenset({"budget_exceeded", "budget_unavailable"})
 
