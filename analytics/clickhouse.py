@@ -7,12 +7,20 @@ and one data path per process, so the process that owns the path (the sink) is t
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from clickhouse_connect import get_client
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from pydantic import SecretStr
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+T = TypeVar("T")
+# How long a caller waits for an embedded path another process holds for a moment (a sink starting,
+# a `mobius sql` reading).
+LOCKED_GRACE_S = 30.0
 
 
 class ClickHouseUnavailable(Exception):
@@ -89,3 +97,14 @@ def _explain(dsn: str, exc: Exception) -> str:
     return (
         f"cannot open ClickHouse at {redact_dsn(dsn)}: {text.splitlines()[0] if text else type(exc).__name__}"
     )
+
+
+def while_locked(action: Callable[[], T], grace_s: float = LOCKED_GRACE_S) -> T:
+    """`action()`, tried again while it raises EngineLocked, for up to `grace_s`."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(EngineLocked),
+        stop=stop_after_delay(grace_s),
+        wait=wait_fixed(0.2),
+        reraise=True,
+    )
+    return retrying(action)

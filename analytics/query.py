@@ -19,14 +19,11 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from analytics.analyst_sql import ANALYST_LIMITS, SqlRefused, check_analyst_sql
-from analytics.clickhouse import ClickHouseUnavailable, EngineLocked, connect
+from analytics.clickhouse import ClickHouseUnavailable, connect, while_locked
 from analytics.config import ClickHouseConfig
 from analytics.migrations import apply_migrations
-
-SINK_START_GRACE_S = 30.0
 
 
 class QueryFailed(Exception):
@@ -77,20 +74,15 @@ def run_sql(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None = 
             return run_analyst_query(client, sql, parameters)
         finally:
             client.close()
+
     # A sink that holds the path but does not answer yet is starting: ask it again, for a while.
-    retrying = Retrying(
-        retry=retry_if_exception_type(EngineLocked),
-        stop=stop_after_delay(SINK_START_GRACE_S),
-        wait=wait_fixed(0.2),
-        reraise=True,
-    )
-    for attempt in retrying:
-        with attempt:
-            try:
-                return ask_sink(ch, sql, parameters or {})
-            except ConnectionRefusedError:
-                return _query_engine_here(ch, sql, parameters)  # no sink answering: open the engine
-    raise AssertionError("unreachable: Retrying re-raises the last EngineLocked")
+    def ask_or_open() -> QueryResult:
+        try:
+            return ask_sink(ch, sql, parameters or {})
+        except ConnectionRefusedError:
+            return _query_engine_here(ch, sql, parameters)  # no sink answering: open the engine
+
+    return while_locked(ask_or_open)
 
 
 def _query_engine_here(ch: ClickHouseConfig, sql: str, parameters: dict[str, Any] | None) -> QueryResult:

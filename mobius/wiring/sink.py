@@ -9,14 +9,13 @@ import signal
 
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from analytics.batch import IntentFile
-from analytics.clickhouse import EngineLocked, connect
+from analytics.clickhouse import connect, while_locked
 from analytics.config import ClickHouseConfig
 from analytics.group_sink import GroupSink
 from analytics.migrations import apply_migrations
-from analytics.query import SINK_START_GRACE_S, open_analyst_session
+from analytics.query import open_analyst_session
 from analytics.query_endpoint import ensure_token, make_query_app
 from analytics.sink import CompletionSink, SinkConfig, SinkCore
 from analytics.writer import CompletionsWriter
@@ -77,16 +76,7 @@ def _make_sink(settings: MobiusSettings, writer: CompletionsWriter, config: Sink
 
 def _open_store(ch: ClickHouseConfig) -> Client:
     """The sink's writing session; an embedded path a `mobius sql` holds for a moment is waited for."""
-    retrying = Retrying(
-        retry=retry_if_exception_type(EngineLocked),
-        stop=stop_after_delay(SINK_START_GRACE_S),
-        wait=wait_fixed(0.2),
-        reraise=True,
-    )
-    for attempt in retrying:
-        with attempt:
-            return connect(ch.dsn, ch.password)
-    raise AssertionError("unreachable: Retrying re-raises the last EngineLocked")
+    return while_locked(lambda: connect(ch.dsn, ch.password))
 
 
 def record_prices(client: Client, config: RouterConfig) -> None:
