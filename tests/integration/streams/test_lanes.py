@@ -1,7 +1,9 @@
 """Priority lanes on the real broker: an enterprise query overtakes a free backlog, free still moves.
 
 One worker with 4 slots and a provider answering in 300 ms answers about 13 queries a second, so
-a backlog of free queries takes seconds to clear. Without lanes an enterprise query published
+a backlog of free queries takes seconds to clear. The worker runs with the default bound on one
+group's calls at once (3 of its 4 slots), so when both lanes' queries go to one group, the lanes'
+order must hold at that group's call slots too. Without lanes an enterprise query published
 after it would wait behind all of it (one topic, first in first out); with them it is read from
 its own topic, or from the plain queries topic by its tier, and takes the next free slot.
 """
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from mobius.settings import MobiusSettings
-from schemas.events import QueryEvent, ReplyEvent, encode_query, now_utc
+from schemas.events import QueryEvent, QueryHints, ReplyEvent, encode_query, now_utc
 from schemas.vocabulary import Tier
 from streams.client import MobiusClient
 from tests.support.pipeline import Pipeline, running_pipeline, wait_until_serving
@@ -38,8 +40,9 @@ class Arrivals:
         self.order: list[tuple[Tier, ReplyEvent]] = []
         self.pending: list[asyncio.Task[ReplyEvent]] = []
 
-    async def publish(self, tier: Tier, n: int, *, raw: bool = False) -> None:
-        """Publish a query and start waiting for its reply (to the plain queries topic when `raw`)."""
+    async def publish(self, tier: Tier, n: int, *, raw: bool = False, group: str | None = None) -> None:
+        """Publish a query and start waiting for its reply (to the plain queries topic when `raw`;
+        to model group `group` when given, which enterprise may ask for)."""
         request_id = uuid.uuid4().hex
         future = self.client.expect(request_id)
         messages = [{"role": "user", "content": f"{tier} question {n} {request_id}"}]
@@ -54,7 +57,10 @@ class Arrivals:
             )
             await self.client.publish_raw(encode_query(query), key=query.user_id.encode())
         else:
-            await self.client.publish(messages, user_id=f"{tier}-{n % 7}", tier=tier, request_id=request_id)
+            hints = QueryHints(model_group=group) if group else None
+            await self.client.publish(
+                messages, user_id=f"{tier}-{n % 7}", tier=tier, request_id=request_id, hints=hints
+            )
 
         async def arrived() -> ReplyEvent:
             reply = await self.client.wait(request_id, future, timeout=120)
@@ -72,10 +78,10 @@ class Arrivals:
         return sum(1 for t, _ in self.order[: ids.index(request_id)] if t == tier)
 
 
-async def _busy(pipeline: Pipeline) -> None:
-    """Until the worker has every slot taken by the provider call of a queued query."""
+async def _busy(pipeline: Pipeline, calls: int = SLOTS) -> None:
+    """Until the provider has seen `calls` calls (every slot, or every call slot, is taken)."""
     async with asyncio.timeout(60):
-        while sum(sum(kinds.values()) for kinds in pipeline.simulator.requests().values()) < SLOTS:
+        while sum(sum(kinds.values()) for kinds in pipeline.simulator.requests().values()) < calls:
             await asyncio.sleep(0.05)
 
 
@@ -112,8 +118,9 @@ async def test_free_still_progresses_under_an_enterprise_backlog(pipeline: Pipel
         pipeline.simulator.reset()
         pipeline.simulator.controls(fixed_latency_ms=LATENCY_MS)
         arrivals = Arrivals(client)
-        await asyncio.gather(*(arrivals.publish("enterprise", n) for n in range(backlog)))
-        await _busy(pipeline)
+        # In the group free queries go to, so both lanes wait for the same call slots.
+        await asyncio.gather(*(arrivals.publish("enterprise", n, group="fast") for n in range(backlog)))
+        await _busy(pipeline, calls=3)
         for n in range(free):
             await arrivals.publish("free", n)
         replies = await arrivals.all()

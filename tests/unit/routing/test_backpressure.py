@@ -32,4 +32,5 @@ def test_next_wait(error: LLMError, held_s: float, deadline_left_s: float | None
 def test_a_group_gets_its_share_of_the_slots_and_at_least_one() -> None:
     assert group_slots(512, BackpressureSettings(group_share=0.5)) == 256
     assert group_slots(1, BackpressureSettings(group_share=0.5)) == 1
-    assert group_slots(512, BackpressureSettings()) is None  # the default: no bound
+    assert group_slots(512, BackpressureSettings()) == 384  # the default: three quarters
+    assert group_slots(512, BackpressureSettings(group_share=1)) is None  # no bound
