@@ -17,6 +17,7 @@ from typing import Any
 from mobius.tools.chaos_evidence import configured_secrets, everything_written
 from mobius.tools.chaos_fuzz import DEAD_LETTERED_KINDS, FuzzEvent, malformed_events
 from mobius.tools.chaos_rig import ChaosRig, Load
+from mobius.tools.stats import percentile
 from schemas.events import MAX_IDENTIFIER, QUERY_CODEC, ChatMessage, QueryEvent, ReplyEvent, now_utc
 from streams.client import MobiusClient
 
@@ -263,6 +264,24 @@ def _raw_query(request_id: str, reply_to: str, **changes: object) -> bytes:
     return QUERY_CODEC.encode(record | {"request_id": request_id, "reply_to": reply_to} | changes)
 
 
+def _latency_split(load: Load, ids: list[str]) -> dict[str, float]:
+    """p50 and p99 (ms) of each part of the queries' latency: to the worker (the Kafka hop, waiting
+    to be read and admitted), in the worker, back to the client (the reply's hop)."""
+    parts: dict[str, list[float]] = {"to_worker": [], "in_worker": [], "reply_hop": [], "client": []}
+    for i in ids:
+        reply = load.replies[i]
+        parts["to_worker"].append(reply.queue_wait_ms)
+        parts["in_worker"].append(reply.total_latency_ms - reply.queue_wait_ms)
+        parts["reply_hop"].append(load.latency_ms[i] - reply.total_latency_ms)
+        parts["client"].append(load.latency_ms[i])
+    return {
+        f"{name}_{stat}_ms": round(percentile(values, q), 1)
+        for name, values in parts.items()
+        if values
+        for stat, q in (("p50", 50), ("p99", 99))
+    }
+
+
 async def oversized_input(rig: ChaosRig, client: MobiusClient, options: ChaosOptions) -> dict[str, Any]:
     """A 5 MB prompt among small queries (they must not stall), then identifiers and bodies at and
     past every size limit: each dead-lettered or answered, and the partitions keep committing."""
@@ -283,6 +302,7 @@ async def oversized_input(rig: ChaosRig, client: MobiusClient, options: ChaosOpt
     # (after the load's first second, which pays for cold connections).
     beside = load.sent_between(big["sent"] - 0.5, big["answered"] + 0.5) if big else []
     before = load.sent_between(load.started + 1.0, big["sent"] - 0.5) if big else []
+    after = load.sent_between(big["answered"] + 0.5, float("inf")) if big else []
     limit = rig.settings.kafka_max_message_bytes
     ids = {name: f"oversized-{name}-{rig.tag}" for name in ("user", "org", "topic", "body")}
     near_limit = [{"role": "user", "content": "x" * (limit - 65536)}]  # room for the envelope
@@ -323,7 +343,12 @@ async def oversized_input(rig: ChaosRig, client: MobiusClient, options: ChaosOpt
         "big_prompt_reply": _outcome(big.get("reply")),
         "small_p99_ms_before_big": load.p99_ms(before),
         "small_p99_ms_beside_big": load.p99_ms(beside),
+        "small_p99_ms_after_big": load.p99_ms(after),
         "small_queries_beside_big": len(beside),
+        # Where a small query's time went, before and beside the big one: which part it stalls.
+        "small_split_before_big": _latency_split(load, before),
+        "small_split_beside_big": _latency_split(load, beside),
+        "small_split_after_big": _latency_split(load, after),
         "edge_outcomes": outcome,
         "unaccounted": sum(1 for v in outcome.values() if not v),
         "replies_missing": missing_replies,
