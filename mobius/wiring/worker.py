@@ -25,6 +25,7 @@ from streams.admission import step_aside
 from streams.alerts import alert_record
 from streams.app import create_app
 from streams.kafka_access import wait_for_access
+from streams.lag import report_lag
 from streams.metrics import PrometheusMetrics, serve_metrics
 from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.route_pipeline import RoutePipeline
@@ -37,6 +38,7 @@ from streams.stores.replies import RedisReplyStore
 from streams.topics import ensure_topics, list_topics
 
 logger = logging.getLogger("mobius.worker")
+LAG_INTERVAL_S = 2.0  # a Prometheus scrape interval is rarely shorter
 
 
 def build_pipeline(
@@ -102,6 +104,10 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
         for kind, subject, message in attempts.drain_alerts():
             record = alert_record(settings.topics.alerts, kind, subject, message, settings.worker_id)
             await alerts_topic.send(key=record.key, value=record.value)
+
+    @app.timer(interval=LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def measure_consumer_lag() -> None:
+        await report_lag(app.consumer)
 
     @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
     async def refund_lapsed_reservations() -> None:
