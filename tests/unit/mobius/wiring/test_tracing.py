@@ -6,11 +6,13 @@ import io
 import json
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from mobius.settings import MobiusSettings
 from mobius.wiring.tracing import tracer_provider
-from streams.tracing import context_from
+from streams.tracing import TraceStamp, context_from
+from streams.tracing import span as streams_span
 
 CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -41,3 +43,19 @@ def test_console_exports_the_route_span_under_the_callers_trace() -> None:
     assert exported["context"]["trace_id"] == "0x4bf92f3577b34da6a3ce929d0e0e4736"
     assert exported["parent_id"] == "0x00f067aa0ba902b7"
     assert exported["resource"]["attributes"]["service.name"] == "router-test"
+
+
+def test_with_a_provider_the_route_span_is_recorded_not_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    provider = tracer_provider("console", "router-test", out=out)
+    assert provider is not None
+    monkeypatch.setattr(trace, "get_tracer", provider.get_tracer)
+    with streams_span(
+        "process q", kind=SpanKind.CONSUMER, parent=context_from({"traceparent": CALLER.encode()})
+    ) as s:
+        assert s.is_recording()
+        stamp = TraceStamp.of(s)
+    provider.shutdown()
+    exported = json.loads(out.getvalue())
+    assert stamp.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert exported["context"]["span_id"] == "0x" + dict(stamp.headers)["traceparent"].decode().split("-")[2]
