@@ -92,6 +92,7 @@ class GroupSink(SinkCore):
             fetched = await self._consumer.getmany(
                 timeout_ms=self._wait_ms(), max_records=max(1, self.config.max_rows - self._buffered())
             )
+            await self.report_lag_now_and_then()
             if not self._ready.is_set():
                 # Fetched during a rebalance, before this sink knew the partitions' unfinished
                 # batches: set aside. The assignment seeks every partition to its committed offset.

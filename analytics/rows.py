@@ -11,7 +11,7 @@ COLUMNS = (
     "provider", "status", "error_code", "prompt_tokens", "completion_tokens", "total_tokens",
     "cost_nano_usd", "total_latency_ms", "provider_latency_ms", "queue_wait_ms", "attempted_models",
     "fallback_count", "cache_hit", "budget_downgraded", "worker_id", "created_at", "completed_at",
-    "route_cause", "p_simple", "p_complex", "p_code", "p_long_context",
+    "route_cause", "p_simple", "p_complex", "p_code", "p_long_context", "trace_id",
 )  # fmt: skip
 
 
@@ -47,4 +47,5 @@ def completion_row(record: CompletionRecord) -> list[Any]:
         record.p_complex,
         record.p_code,
         record.p_long_context,
+        record.trace_id,
     ]

@@ -42,11 +42,13 @@ from schemas.vocabulary import DLQ_REASON, DLQ_SOURCE
 from streams.config import KafkaConfig, TopicNames
 from streams.kafka_access import start_client
 from streams.kafka_options import client_options
+from streams.lag import report_lag
 from streams.retrying import until_done
 from streams.topics import topic_partitions
 
 logger = logging.getLogger("mobius.analytics.sink")
 COMPLETED_AT = COLUMNS.index("completed_at")
+LAG_INTERVAL_S = 2.0
 SINK_GROUP = "mobius-analytics-sink"
 
 
@@ -94,6 +96,13 @@ class SinkCore:
         self._producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
         # Test hook: called between the insert and the commit (where a crash hurts most).
         self.after_insert: Callable[[], None] | None = None
+        self._lag_measured_at = 0.0
+
+    async def report_lag_now_and_then(self) -> None:
+        """The sink's own consumer lag (streams.lag), measured from its fetch loop every 2 s."""
+        if time.monotonic() - self._lag_measured_at >= LAG_INTERVAL_S:
+            self._lag_measured_at = time.monotonic()
+            await report_lag(self._consumer)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read, batch and write until `stop` is set."""
@@ -182,6 +191,7 @@ class CompletionSink(SinkCore):
             for tp, records in fetched.items():
                 for record in records:
                     batch.add(tp.partition, record.offset, await self._row_or_dead_letter(record))
+            await self.report_lag_now_and_then()
             if batch.due(self.config.max_rows, self.config.max_wait_s):
                 await self._flush(batch)
                 batch = Batch()

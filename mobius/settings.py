@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.config import ClickHouseConfig
@@ -74,6 +74,14 @@ class MobiusSettings(BaseSettings):
     analytics_query_port: int = 8791
     # Prometheus /metrics of this process (a worker or the sink); unset: no metrics endpoint.
     metrics_port: int | None = None
+    # Where a worker exports its spans: none (the default: trace ids only, no SDK), console or
+    # otlp. OpenTelemetry's standard variables are read too (MOBIUS_ ones win).
+    traces_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", validation_alias=AliasChoices("MOBIUS_TRACES_EXPORTER", "OTEL_TRACES_EXPORTER")
+    )
+    service_name: str = Field(
+        default="mobius-worker", validation_alias=AliasChoices("MOBIUS_SERVICE_NAME", "OTEL_SERVICE_NAME")
+    )
 
     router_config: Path = DEFAULT_ROUTER_CONFIG
     # Where the provider simulator listens: `mobius up` runs it there when no provider key is set.

@@ -100,6 +100,7 @@ class ReplyEvent(_Record):
     error_code: str | None = None
     error_message: str | None = None
     answered_at: datetime
+    trace_id: str = ""  # W3C, 32 hex digits: links the reply, its completion record and its row
 
 
 class CompletionRecord(_Record):
@@ -135,6 +136,7 @@ class CompletionRecord(_Record):
     p_complex: float = 0.0
     p_code: float = 0.0
     p_long_context: float = 0.0
+    trace_id: str = ""
 
 
 class AlertEvent(_Record):

@@ -20,13 +20,16 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from opentelemetry.trace import SpanKind
 
 from schemas.events import QueryEvent, QueryHints, ReplyEvent, decode_reply, encode_query, now_utc
 from schemas.vocabulary import Tier
+from streams import tracing
 from streams.config import KafkaConfig, TopicNames
 from streams.kafka_access import start_client
 from streams.kafka_options import client_options
 from streams.topics import topic_partitions
+from streams.tracing import TraceStamp, messaging_attributes
 
 logger = logging.getLogger("mobius.client")
 
@@ -113,14 +116,28 @@ class MobiusClient:
             metadata=dict(metadata or {}),
             deadline=deadline,
         )
-        await self.publish_raw(encode_query(event), key=user_id.encode(), topic=self.topics.lane(tier))
+        topic = self.topics.lane(tier)
+        # The caller's current trace is continued (a new one starts when there is none): the
+        # worker's span, the reply and the completion record carry its trace id.
+        attributes = messaging_attributes("send", topic, {"mobius.request_id": event.request_id})
+        with tracing.span(f"send {topic}", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+            headers = TraceStamp.of(span).headers
+            await self.publish_raw(encode_query(event), key=user_id.encode(), topic=topic, headers=headers)
         return event.request_id
 
-    async def publish_raw(self, value: bytes, key: bytes | None = None, topic: str | None = None) -> str:
+    async def publish_raw(
+        self,
+        value: bytes,
+        key: bytes | None = None,
+        topic: str | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> str:
         """Put bytes as they are on `topic`, by default the plain queries topic, where each query
         takes the lane of its tier (tools and tests of bad input use this); where they landed, as
         a dead letter's source header names it: topic[partition]@offset."""
-        sent = await self._producer.send_and_wait(topic or self.topics.queries, value, key=key)
+        sent = await self._producer.send_and_wait(
+            topic or self.topics.queries, value, key=key, headers=list(headers) or None
+        )
         return f"{sent.topic}[{sent.partition}]@{sent.offset}"
 
     async def ask(

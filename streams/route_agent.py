@@ -24,14 +24,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
 import faust
 from faust import Stream
-from faust.types import TP, EventT, StreamT
+from faust.types import TP, EventT, Message, StreamT
+from opentelemetry.trace import Span, SpanKind
 
 from schemas.events import MalformedEvent, decode_query
 from schemas.vocabulary import Tier
+from streams import tracing
 from streams.admission import PriorityGate
 from streams.in_flight import InFlight
 from streams.lanes import DEFAULT_WEIGHTS, LOWEST_LANE
@@ -40,6 +43,7 @@ from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
 from streams.publishing import Send, publish_all, refusing_missing_topics
 from streams.reply_topics import TopicDirectory
+from streams.tracing import TraceStamp, messaging_attributes
 
 logger = logging.getLogger("mobius.route")
 
@@ -141,8 +145,10 @@ def _register_input(app: faust.App, name: str, topic_name: str, lane_of: LaneOf,
                     shared.admitted(message.tp, message.offset)
                     if not in_flight.holds(event):  # revoked while it waited: its next owner has it
                         return
-                    records = await _safe_handle(pipeline, data, source)
-                    await publish_all(shared.send, records, pipeline.topics.dlq, source)
+                    with _process_span(message, app.conf.id) as span:
+                        stamp = TraceStamp.of(span)
+                        records = await _safe_handle(pipeline, data, source, stamp)
+                        await publish_all(shared.send, records, pipeline.topics.dlq, source)
                     for ready in in_flight.release(event):
                         await manual.ack(ready)
             finally:
@@ -200,9 +206,30 @@ def _sender(app: faust.App) -> Send:
     return send
 
 
-async def _safe_handle(pipeline: RoutePipeline, data: bytes, source: str) -> list[Outgoing]:
+def _process_span(message: Message, group: str) -> AbstractContextManager[Span]:
+    """The route of one query as a consumer span, continuing the trace its headers carry."""
+    attributes = messaging_attributes(
+        "process",
+        message.tp.topic,
+        {
+            "messaging.destination.partition.id": str(message.tp.partition),
+            "messaging.kafka.offset": message.offset,
+            "messaging.consumer.group.name": group,
+        },
+    )
+    return tracing.span(
+        f"process {message.tp.topic}",
+        kind=SpanKind.CONSUMER,
+        parent=tracing.context_from(message.headers),
+        attributes=attributes,
+    )
+
+
+async def _safe_handle(
+    pipeline: RoutePipeline, data: bytes, source: str, trace: TraceStamp
+) -> list[Outgoing]:
     try:
-        return await pipeline.handle(data, source)
+        return await pipeline.handle(data, source, trace)
     except Exception as exc:  # a bug must cost one dead letter, never the worker or the message
         logger.exception("internal error routing %s", source)
-        return pipeline.internal_error(data, source, exc)
+        return pipeline.internal_error(data, source, exc, trace)

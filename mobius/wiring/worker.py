@@ -8,9 +8,11 @@ import os
 
 import faust
 import mode.loop
+from opentelemetry import trace
 
 from mobius.settings import MobiusSettings
 from mobius.stack import local_simulator
+from mobius.wiring.tracing import tracer_provider
 from mobius.workers import register_worker
 from routing.attempts import AttemptLog
 from routing.backpressure import group_slots
@@ -23,6 +25,7 @@ from streams.admission import step_aside
 from streams.alerts import alert_record
 from streams.app import create_app
 from streams.kafka_access import wait_for_access
+from streams.lag import report_lag
 from streams.metrics import PrometheusMetrics, serve_metrics
 from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.route_pipeline import RoutePipeline
@@ -35,6 +38,7 @@ from streams.stores.replies import RedisReplyStore
 from streams.topics import ensure_topics, list_topics
 
 logger = logging.getLogger("mobius.worker")
+LAG_INTERVAL_S = 2.0  # a Prometheus scrape interval is rarely shorter
 
 
 def build_pipeline(
@@ -101,6 +105,10 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
             record = alert_record(settings.topics.alerts, kind, subject, message, settings.worker_id)
             await alerts_topic.send(key=record.key, value=record.value)
 
+    @app.timer(interval=LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def measure_consumer_lag() -> None:
+        await report_lag(app.consumer)
+
     @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
     async def refund_lapsed_reservations() -> None:
         """Reservations whose worker died and whose request never came back are refunded."""
@@ -164,4 +172,7 @@ def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logger.warning("worker %s consuming %s", settings.worker_id, ", ".join(settings.topics.inputs()))
     serve_metrics(settings.metrics_port, f"worker {settings.worker_id}")
+    if (provider := tracer_provider(settings.traces_exporter, settings.service_name)) is not None:
+        trace.set_tracer_provider(provider)
+        logger.warning("worker %s: exporting spans (%s)", settings.worker_id, settings.traces_exporter)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -10,6 +10,7 @@ from routing.policy import RouteDecision
 from schemas.events import CompletionRecord, QueryEvent, ReplyEvent, Usage, encode_reply, now_utc
 from schemas.vocabulary import DLQ_REASON, DLQ_SOURCE, DLQ_WORKER
 from streams.outgoing import Outgoing
+from streams.tracing import NO_TRACE, TraceStamp
 
 
 def _ms(start: datetime, end: datetime) -> int:
@@ -22,6 +23,8 @@ def build_reply(
     outcome: LLMResult | LLMError,
     received_at: datetime,
     answered_at: datetime,
+    *,
+    trace_id: str = "",
 ) -> ReplyEvent:
     """The caller's answer (or error) with its route, usage, cost and latencies."""
     total_ms, queue_ms = _ms(query.created_at, answered_at), _ms(query.created_at, received_at)
@@ -37,6 +40,7 @@ def build_reply(
             queue_wait_ms=queue_ms,
             budget_downgraded=downgraded,
             answered_at=answered_at,
+            trace_id=trace_id,
         )
     return ReplyEvent(
         request_id=query.request_id,
@@ -57,6 +61,7 @@ def build_reply(
         queue_wait_ms=queue_ms,
         budget_downgraded=downgraded,
         answered_at=answered_at,
+        trace_id=trace_id,
     )
 
 
@@ -101,6 +106,7 @@ def build_completion(
         p_complex=classification.probability("complex") if classification else 0.0,
         p_code=classification.probability("code") if classification else 0.0,
         p_long_context=classification.probability("long_context") if classification else 0.0,
+        trace_id=reply.trace_id,
     )
 
 
@@ -113,12 +119,14 @@ def dead_letter(
     worker_id: str,
     request_id: str | None,
     reply_to: str | None,
+    trace: TraceStamp = NO_TRACE,
 ) -> list[Outgoing]:
     """The raw bytes to the DLQ with the reason, and an error reply when the caller is known."""
     headers = (
         (DLQ_REASON, reason.encode()),
         (DLQ_SOURCE, source.encode()),
         (DLQ_WORKER, worker_id.encode()),
+        *trace.headers,
     )
     out = [Outgoing(dlq_topic, (request_id or "").encode(), raw, headers)]
     if reply_to is not None and request_id is not None:
@@ -128,6 +136,7 @@ def dead_letter(
             error_code="malformed_event",
             error_message=reason,
             answered_at=now_utc(),
+            trace_id=trace.trace_id,
         )
-        out.append(Outgoing(reply_to, request_id.encode(), encode_reply(reply)))
+        out.append(Outgoing(reply_to, request_id.encode(), encode_reply(reply), trace.headers))
     return out

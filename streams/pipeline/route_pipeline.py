@@ -46,6 +46,7 @@ from streams.pipeline.ports import (
 )
 from streams.pipeline.records import build_completion, build_reply, dead_letter
 from streams.reply_topics import ReplyTopics
+from streams.tracing import NO_TRACE, TraceStamp, describe_completion
 
 logger = logging.getLogger("mobius.pipeline")
 
@@ -85,35 +86,43 @@ class RoutePipeline:
             BudgetContext(budgets, policy, completer, topics.alerts, worker_id) if budgets else None
         )
 
-    async def handle(self, raw: bytes, source: str = "") -> list[Outgoing]:
+    async def handle(self, raw: bytes, source: str = "", trace: TraceStamp = NO_TRACE) -> list[Outgoing]:
+        """The records one query produces; each carries `trace` (its id in the body, its
+        propagation headers in the record's headers)."""
         received_at = now_utc()
         try:
             query = decode_query(raw)
         except MalformedEvent as exc:
-            return self._dead_letter(raw, exc.reason, source, exc.request_id, exc.reply_to)
+            return self._dead_letter(raw, exc.reason, source, exc.request_id, exc.reply_to, trace=trace)
         if not self.reply_topics.allows(query.reply_to):
             # Never published to: no reply, only the dead letter saying why.
-            return self._dead_letter(raw, self.reply_topics.refusal(query.reply_to), source, query.request_id)
+            refusal = self.reply_topics.refusal(query.reply_to)
+            return self._dead_letter(raw, refusal, source, query.request_id, None, trace=trace)
         if self.replies is not None and (sent := await self.replies.get(query.request_id)) is not None:
             logger.info("request %s was answered before; re-sending its reply", query.request_id)
-            key = query.request_id.encode()
-            return [Outgoing(query.reply_to, key, sent[0]), Outgoing(self.topics.completions, key, sent[1])]
+            key, headers = query.request_id.encode(), trace.headers
+            return [
+                Outgoing(query.reply_to, key, sent[0], headers),
+                Outgoing(self.topics.completions, key, sent[1], headers),
+            ]
         if query.deadline is not None and query.deadline <= received_at:
             late = LLMError("deadline_exceeded", "the query's deadline passed before it was routed")
-            return await self._answer(query, received_at, None, None, late)
-        return await self._route(query, raw, source, received_at)
+            return await self._answer(query, received_at, None, None, late, trace=trace)
+        return await self._route(query, raw, source, received_at, trace)
 
-    def internal_error(self, raw: bytes, source: str, exc: Exception) -> list[Outgoing]:
+    def internal_error(
+        self, raw: bytes, source: str, exc: Exception, trace: TraceStamp = NO_TRACE
+    ) -> list[Outgoing]:
         """An unexpected failure: dead-letter the query (and answer it, if its envelope is readable)."""
         reason = f"internal error: {type(exc).__name__}: {exc}"
         try:
             query = decode_query(raw)
         except MalformedEvent:
-            return self._dead_letter(raw, reason, source, None, None)
-        return self._dead_letter(raw, reason, source, query.request_id, query.reply_to)
+            return self._dead_letter(raw, reason, source, None, None, trace=trace)
+        return self._dead_letter(raw, reason, source, query.request_id, query.reply_to, trace=trace)
 
     async def _route(
-        self, query: QueryEvent, raw: bytes, source: str, received_at: datetime
+        self, query: QueryEvent, raw: bytes, source: str, received_at: datetime, trace: TraceStamp
     ) -> list[Outgoing]:
         messages = [m.model_dump() for m in query.messages]
         classification = self._classify(query, messages)
@@ -130,13 +139,15 @@ class RoutePipeline:
         except RouteRejected as exc:
             out: list[Outgoing] = []
             if exc.dead_letter:
-                out = self._dead_letter(raw, f"{exc.code}: {exc.message}", source, query.request_id, None)
+                reason = f"{exc.code}: {exc.message}"
+                out = self._dead_letter(raw, reason, source, query.request_id, None, trace=trace)
             rejected = LLMError(exc.code, exc.message)
-            return out + await self._answer(query, received_at, classification, None, rejected)
+            return out + await self._answer(query, received_at, classification, None, rejected, trace=trace)
         call = await self._call_through_cache(query, decision, messages, received_at)
         if isinstance(call, LLMResult):  # a cache hit
-            return await self._answer(query, received_at, classification, decision, call)
-        answer = await self._answer(query, received_at, classification, call.decision, call.outcome)
+            return await self._answer(query, received_at, classification, decision, call, trace=trace)
+        outcome, decided = call.outcome, call.decision
+        answer = await self._answer(query, received_at, classification, decided, outcome, trace=trace)
         return answer + list(call.alerts)
 
     def _classify(self, query: QueryEvent, messages: list[dict[str, str]]) -> Classification:
@@ -238,23 +249,33 @@ class RoutePipeline:
         classification: Classification | None,
         decision: RouteDecision | None,
         outcome: LLMResult | LLMError,
+        *,
+        trace: TraceStamp,
     ) -> list[Outgoing]:
         """The reply and the completion record, remembered so a redelivery re-sends them."""
-        reply = build_reply(query, decision, outcome, received_at, now_utc())
+        reply = build_reply(query, decision, outcome, received_at, now_utc(), trace_id=trace.trace_id)
         record = build_completion(query, reply, classification, outcome, self.worker_id)
         reply_bytes, record_bytes = encode_reply(reply), encode_completion(record)
+        describe_completion(record)
         if self.metrics is not None:
             self.metrics.completed(record)
         if self.replies is not None:
             await self.replies.put(query.request_id, reply_bytes, record_bytes)
         key = query.request_id.encode()
         return [
-            Outgoing(query.reply_to, key, reply_bytes),
-            Outgoing(self.topics.completions, key, record_bytes),
+            Outgoing(query.reply_to, key, reply_bytes, trace.headers),
+            Outgoing(self.topics.completions, key, record_bytes, trace.headers),
         ]
 
     def _dead_letter(
-        self, raw: bytes, reason: str, source: str, request_id: str | None, reply_to: str | None = None
+        self,
+        raw: bytes,
+        reason: str,
+        source: str,
+        request_id: str | None,
+        reply_to: str | None,
+        *,
+        trace: TraceStamp,
     ) -> list[Outgoing]:
         """The dead letter, and an error reply when its reply topic is readable and allowed."""
         if reply_to is not None and not self.reply_topics.allows(reply_to):
@@ -270,4 +291,5 @@ class RoutePipeline:
             worker_id=self.worker_id,
             request_id=request_id,
             reply_to=reply_to,
+            trace=trace,
         )

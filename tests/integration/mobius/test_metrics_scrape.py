@@ -86,6 +86,20 @@ def test_prometheus_scrapes_the_worker_and_the_sink(stack_settings: MobiusSettin
                 return bool(found) and float(found[0]["value"][1]) > 0
 
             _until(stage_p99, "a p99 from the stage histogram")
+
+            def lagged_topics(job: str) -> set[str]:
+                found = prometheus.query(f'mobius_consumer_lag{{job="{job}"}}')
+                assert all(float(row["value"][1]) >= 0 for row in found)
+                return {row["metric"]["topic"] for row in found}
+
+            topics = pipeline.settings.topics
+            _until(
+                lambda: topics.lane("pro") in lagged_topics("worker"),
+                "the worker's lag per partition of the lane it read",
+            )
+            _until(lambda: lagged_topics("sink") == {topics.completions}, "the sink's lag on completions")
+            partitions = prometheus.query('count(mobius_consumer_lag{job="sink"})')
+            assert float(partitions[0]["value"][1]) == pipeline.settings.kafka_partitions
         finally:
             prometheus.stop()
             assert sink.stop()

@@ -7,7 +7,16 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import to_parsing_canonical_form
 
 from schemas.codec import AVRO_DIR, AvroCodec, DecodeError, load_schema, schema_fingerprint
-from schemas.events import CompletionRecord, decode_completion, decode_query, encode_completion, encode_query
+from schemas.events import (
+    CompletionRecord,
+    ReplyEvent,
+    decode_completion,
+    decode_query,
+    decode_reply,
+    encode_completion,
+    encode_query,
+    encode_reply,
+)
 from tests.support.events import QUERY
 
 # Pinned: a change here breaks every consumer that reads our topics.
@@ -139,4 +148,43 @@ def _completion() -> CompletionRecord:
         completed_at=QUERY.created_at,
         route_cause="model",
         p_complex=0.9,
+    )
+
+
+def test_replies_and_records_written_before_trace_ids_still_decode_with_none() -> None:
+    reply = {**ReplyEvent(request_id="r-1", status="ok", answered_at=QUERY.created_at).model_dump()}
+    reply.pop("trace_id")
+    assert decode_reply(_written_with("history/reply_event.v2.avsc", reply)).trace_id == ""
+    record = {**_completion().model_dump()}
+    record.pop("trace_id")
+    assert decode_completion(_written_with("history/completion_record.v3.avsc", record)).trace_id == ""
+
+
+def test_an_older_reader_ignores_the_trace_id() -> None:
+    traced = "4bf92f3577b34da6a3ce929d0e0e4736"
+    for name, path, encoded in (
+        (
+            "reply_event",
+            "history/reply_event.v2.avsc",
+            encode_reply(
+                ReplyEvent(request_id="r-1", status="ok", answered_at=QUERY.created_at, trace_id=traced)
+            ),
+        ),
+        (
+            "completion_record",
+            "history/completion_record.v3.avsc",
+            encode_completion(_completion().model_copy(update={"trace_id": traced})),
+        ),
+    ):
+        older = AvroCodec(parse_schema(json.loads((AVRO_DIR / path).read_text())))  # type: ignore[arg-type]
+        older.register_writer(load_schema(name))
+        decoded = older.decode(encoded)
+        assert decoded["request_id"] in ("r-1", "r-9") and "trace_id" not in decoded
+    assert (
+        decode_reply(
+            encode_reply(
+                ReplyEvent(request_id="r", status="ok", answered_at=QUERY.created_at, trace_id=traced)
+            )
+        ).trace_id
+        == traced
     )

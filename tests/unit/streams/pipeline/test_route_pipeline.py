@@ -11,6 +11,7 @@ from schemas.events import decode_completion, decode_reply, encode_query
 from streams.config import TopicNames
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
+from streams.tracing import TraceStamp
 from tests.support.events import QUERY
 from tests.support.fakes import FakeClassifier, FakeCompleter, MemoryReplyStore
 
@@ -139,3 +140,15 @@ async def test_an_unknown_group_hint_is_an_error_reply_not_a_dead_letter() -> No
     out = _by_topic(await _pipeline(FakeCompleter()).handle(encode_query(hinted)))
     assert TOPICS.dlq not in out
     assert decode_reply(out["mobius.replies"].value).error_code == "unknown_model_group"
+
+
+STAMP = TraceStamp("4bf92f3577b34da6a3ce929d0e0e4736", (("traceparent", b"00-4bf9...-01"),))
+
+
+async def test_every_record_of_a_query_carries_its_trace() -> None:
+    answered = await _pipeline(FakeCompleter()).handle(encode_query(QUERY), "q[0]@1", STAMP)
+    reply, record = (decode_reply(answered[0].value), decode_completion(answered[1].value))
+    assert reply.trace_id == record.trace_id == STAMP.trace_id
+    assert all(o.headers == STAMP.headers for o in answered)
+    dead = await _pipeline(FakeCompleter()).handle(b"\x00bad", "q[0]@2", STAMP)
+    assert [o.topic for o in dead] == [TOPICS.dlq] and dead[0].headers[-1] == STAMP.headers[0]
