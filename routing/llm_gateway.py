@@ -111,6 +111,7 @@ class LLMGateway:
         messages: list[dict[str, str]],
         max_tokens: int,
         prompt_tokens: int | None = None,
+        *,
         on_text: TextSink | None = None,
     ) -> LLMResult:
         """One call through LiteLLM; `prompt_tokens`, when the caller counted them, lets a prompt
@@ -120,7 +121,7 @@ class LLMGateway:
         router = self._router_for(group, prompt_tokens)
         try:
             if on_text is not None:
-                response = await _streamed(router, group, messages, max_tokens, request_id, on_text)
+                response = await _streamed(router, group, messages, max_tokens, request_id, on_text=on_text)
             else:
                 response = await router.acompletion(
                     model=group,
@@ -171,6 +172,7 @@ async def _streamed(
     messages: list[dict[str, str]],
     max_tokens: int,
     request_id: str,
+    *,
     on_text: TextSink,
 ) -> Any:
     """A streamed call, rebuilt into one response (content and the provider's own usage) so it is

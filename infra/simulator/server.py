@@ -24,7 +24,7 @@ from infra.simulator.streaming import TTFT_KEPT, SimStream, anthropic_stream, op
 CONTROLS = web.AppKey("controls", Controls)
 RATES = web.AppKey("rates", RateWindow)
 STATS = web.AppKey("stats", Counter)
-TTFTS = web.AppKey("ttfts", deque)
+TTFTS = web.AppKey("ttfts", deque[float])
 
 
 def make_app(controls: Controls | None = None) -> web.Application:
@@ -238,6 +238,7 @@ async def health(_: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
+    ttfts: deque[float] = request.app[TTFTS]
     counts: dict[str, dict[str, int]] = {}
     for key, count in request.app[STATS].items():
         model, kind = key.split("|", 1)
@@ -246,7 +247,7 @@ async def stats(request: web.Request) -> web.Response:
         {
             "requests": counts,
             "controls": request.app[CONTROLS].as_dict(),
-            "stream_ttft_ms": list(request.app[TTFTS]),  # request in -> first piece out, per stream
+            "stream_ttft_ms": list(ttfts),  # request in -> first piece out, per stream
         }
     )
 

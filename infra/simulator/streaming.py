@@ -107,7 +107,7 @@ async def anthropic_stream(request: web.Request, stream: SimStream) -> web.Strea
     async def event(kind: str, data: dict[str, Any]) -> None:
         await response.write(f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode())
 
-    message = {
+    message: dict[str, Any] = {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
         "type": "message",
         "role": "assistant",

@@ -4,7 +4,6 @@ text, usage and exact cost as the same answer unstreamed, for OpenAI and Anthrop
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -59,7 +58,8 @@ async def test_a_streamed_answer_is_the_unstreamed_one_in_pieces_at_the_same_cos
     streamed = await gateway.complete("r-stream", "smart", QUESTION, 400, on_text=sink)
     assert streamed.provider == whole.provider == provider
     assert len(pieces) > 5 and "".join(pieces) == streamed.content == whole.content
-    assert (streamed.prompt_tokens, streamed.completion_tokens) == (whole.prompt_tokens, whole.completion_tokens)
+    assert streamed.prompt_tokens == whole.prompt_tokens
+    assert streamed.completion_tokens == whole.completion_tokens
     assert streamed.cost_nano_usd == whole.cost_nano_usd > 0
 
 

@@ -21,8 +21,10 @@ from tests.support.events import QUERY
 
 CHUNK = ReplyChunk(request_id="r-1", stream_id="s-1", sequence=3, text="Paris ", sent_at=QUERY.created_at)
 # Pinned: a change here breaks every streaming reader.
-CHUNK_BYTES = bytes.fromhex("c301") + schema_fingerprint(load_schema("reply_chunk")) + bytes.fromhex(
-    "06722d3106732d31060c506172697320" + "80d89da9c268"
+CHUNK_BYTES = (
+    bytes.fromhex("c301")
+    + schema_fingerprint(load_schema("reply_chunk"))
+    + bytes.fromhex("06722d3106732d31060c506172697320" + "80d89da9c268")
 )
 
 
