@@ -41,7 +41,10 @@ def gateway(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> LLMGateway
     simulator.controls(latency_scale=0.01)
     for name, value in simulator.provider_env().items():
         monkeypatch.setenv(name, value)
-    return LLMGateway(load_router_config(DEFAULT_ROUTER_CONFIG), AttemptLog())
+    config = load_router_config(DEFAULT_ROUTER_CONFIG)
+    # Tests take a deployment down: enough retries that the shuffle finds the other one every time.
+    patient = config.model_copy(update={"router_settings": config.router_settings | {"num_retries": 8}})
+    return LLMGateway(patient, AttemptLog())
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])

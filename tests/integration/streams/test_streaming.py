@@ -7,16 +7,22 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import yaml
 
-from mobius.settings import MobiusSettings
+from mobius.settings import DEFAULT_ROUTER_CONFIG, MobiusSettings
 from schemas.events import ReplyChunk, ReplyEvent
 from streams.client import MobiusClient, StreamFailed
 from tests.support.pipeline import Pipeline, running_pipeline, wait_until_serving
 
 
 @pytest.fixture(scope="module")
-def pipeline(stack_settings: MobiusSettings) -> Iterator[Pipeline]:
-    with running_pipeline(stack_settings) as running:
+def pipeline(stack_settings: MobiusSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    # Tests take a deployment down: enough retries that the shuffle finds the other one every time.
+    config = yaml.safe_load(DEFAULT_ROUTER_CONFIG.read_text())
+    config["router_settings"]["num_retries"] = 8
+    patient = tmp_path_factory.mktemp("router") / "router.yaml"
+    patient.write_text(yaml.safe_dump(config))
+    with running_pipeline(stack_settings, router_config=patient) as running:
 
         async def warm() -> None:
             async with MobiusClient(running.settings.kafka, running.settings.topics) as client:
