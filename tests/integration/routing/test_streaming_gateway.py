@@ -3,9 +3,10 @@ text, usage and exact cost as the same answer unstreamed, for OpenAI and Anthrop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 
 from infra.ports import pick_free_port
 from infra.simulator.launcher import Simulator
@@ -36,7 +37,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def gateway(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> LLMGateway:
+async def gateway(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LLMGateway]:
     simulator.reset()
     simulator.controls(latency_scale=0.01)
     for name, value in simulator.provider_env().items():
@@ -44,7 +45,8 @@ def gateway(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> LLMGateway
     config = load_router_config(DEFAULT_ROUTER_CONFIG)
     # Tests take a deployment down: enough retries that the shuffle finds the other one every time.
     patient = config.model_copy(update={"router_settings": config.router_settings | {"num_retries": 8}})
-    return LLMGateway(patient, AttemptLog())
+    yield LLMGateway(patient, AttemptLog())
+    await close_litellm_async_clients()  # this test's loop ends: its HTTP connections with it
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
