@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -26,6 +26,7 @@ from routing.router_config import RedisParams, RouterConfig
 
 logger = logging.getLogger(__name__)
 NANO = Decimal(10**9)
+TextSink = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -110,17 +111,27 @@ class LLMGateway:
         messages: list[dict[str, str]],
         max_tokens: int,
         prompt_tokens: int | None = None,
+        *,
+        on_text: TextSink | None = None,
     ) -> LLMResult:
         """One call through LiteLLM; `prompt_tokens`, when the caller counted them, lets a prompt
-        that fits every reachable deployment skip LiteLLM's pre-call window check."""
+        that fits every reachable deployment skip LiteLLM's pre-call window check. With `on_text`
+        the answer is streamed: each piece goes there as it arrives (see `_streamed`)."""
         started = time.perf_counter()
+        router = self._router_for(group, prompt_tokens)
         try:
-            response = await self._router_for(group, prompt_tokens).acompletion(
-                model=group,
-                messages=messages,
-                max_tokens=max_tokens,
-                metadata={"mobius_request_id": request_id},
-            )
+            if on_text is not None:
+                response = await _streamed(router, group, messages, max_tokens, request_id, on_text=on_text)
+            else:
+                response = await router.acompletion(
+                    model=group,
+                    messages=messages,
+                    max_tokens=max_tokens,
+                    metadata={"mobius_request_id": request_id},
+                )
+        except StreamBroken as broken:
+            self.attempts.pop(request_id)
+            raise LLMError("stream_interrupted", broken.reason) from broken
         except Exception as exc:  # LiteLLM raises its own tree plus httpx/openai errors
             raise failure_of(exc, self.attempts.pop(request_id)) from exc
         latency_ms = int((time.perf_counter() - started) * 1000)
@@ -144,6 +155,60 @@ class LLMGateway:
         """The dearest deployment's price in a group: the conservative figure for estimates."""
         prices = [p for mid, p in self._prices.items() if self._groups[mid] == group]
         return max(prices, key=lambda p: p.input + p.output)
+
+
+class StreamBroken(Exception):
+    """A stream failed after its first piece reached the caller: nothing can take it back, so no
+    fallback may answer instead (the caller gets an error after the pieces it already has)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def _streamed(
+    router: Any,
+    group: str,
+    messages: list[dict[str, str]],
+    max_tokens: int,
+    request_id: str,
+    *,
+    on_text: TextSink,
+) -> Any:
+    """A streamed call, rebuilt into one response (content and the provider's own usage) so it is
+    priced exactly as the same answer unstreamed.
+
+    LiteLLM's Router reads a stream's first chunk inside the attempt, so a deployment that fails
+    before it is retried or falls back like any failed call: invisible here. A failure after text
+    was handed on ends the call (LiteLLM only continues such a stream on a fallback with
+    `enable_mid_stream_fallback_continuation`, off by default)."""
+    stream = await router.acompletion(
+        model=group,
+        messages=messages,
+        max_tokens=max_tokens,
+        stream=True,
+        stream_options={"include_usage": True},
+        metadata={"mobius_request_id": request_id},
+    )
+    chunks: list[Any] = []
+    sent = False
+    try:
+        async for chunk in stream:
+            chunks.append(chunk)
+            text = chunk.choices[0].delta.content if chunk.choices else None
+            if text:
+                sent = True
+                await on_text(text)
+    except Exception as exc:
+        if not sent:
+            raise
+        first = str(exc).splitlines()[0][:400] if str(exc) else type(exc).__name__
+        raise StreamBroken(f"the answer broke off after it began: {first}") from exc
+    response = litellm.stream_chunk_builder(chunks, messages=messages)
+    if response is None:
+        raise LLMError("provider_error", "the provider's stream held no answer")
+    response._hidden_params = {**(getattr(response, "_hidden_params", None) or {}), **stream._hidden_params}
+    return response
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,15 @@ class AvroCodec:
             raise ValueError(f"record does not match {self.schema['name']}: {exc}") from exc
         return buffer.getvalue()
 
+    def reads(self, data: bytes) -> bool:
+        """Whether `data` was written with a schema this codec knows (its frame names the writer),
+        so a topic carrying several record kinds is read by the codec of each record's kind."""
+        try:
+            self._writer_for(data)
+        except DecodeError:
+            return False
+        return True
+
     def decode(self, data: bytes) -> dict[str, Any]:
         writer, body = self._writer_for(data)
         try:

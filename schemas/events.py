@@ -57,6 +57,7 @@ class QueryEvent(_Record):
     reply_to: str
     metadata: dict[str, str] = Field(default_factory=dict)
     deadline: datetime | None = None
+    stream: bool = False
 
     @field_validator("reply_to")
     @classmethod
@@ -101,6 +102,19 @@ class ReplyEvent(_Record):
     error_message: str | None = None
     answered_at: datetime
     trace_id: str = ""  # W3C, 32 hex digits: links the reply, its completion record and its row
+
+
+class ReplyChunk(_Record):
+    """A piece of a streamed answer, sent to reply_to before the ReplyEvent (reply_chunk.avsc).
+
+    `sequence` counts from 0 within one `stream_id`; a redelivered query streams again under a new
+    stream_id, so a reader seeing a new id at sequence 0 knows the answer started over."""
+
+    request_id: str
+    stream_id: str
+    sequence: int = Field(ge=0)
+    text: str
+    sent_at: datetime
 
 
 class CompletionRecord(_Record):
@@ -172,6 +186,7 @@ def _readable(raw: dict[str, Any] | None, key: str) -> str | None:
 
 QUERY_CODEC = AvroCodec.named("query_event")
 REPLY_CODEC = AvroCodec.named("reply_event")
+CHUNK_CODEC = AvroCodec.named("reply_chunk")
 COMPLETION_CODEC = AvroCodec.named("completion_record")
 ALERT_CODEC = AvroCodec.named("alert_event")
 
@@ -198,6 +213,18 @@ def encode_reply(event: ReplyEvent) -> bytes:
 
 def decode_reply(data: bytes) -> ReplyEvent:
     return ReplyEvent.model_validate(REPLY_CODEC.decode(data))
+
+
+def encode_chunk(chunk: ReplyChunk) -> bytes:
+    return CHUNK_CODEC.encode(chunk.model_dump())
+
+
+def decode_reply_record(data: bytes) -> ReplyEvent | ReplyChunk:
+    """A record from a reply topic: a ReplyChunk or a ReplyEvent, told apart by the writer schema's
+    fingerprint in the frame (no header needed, so any Avro reader can tell them apart too)."""
+    if CHUNK_CODEC.reads(data):
+        return ReplyChunk.model_validate(CHUNK_CODEC.decode(data))
+    return decode_reply(data)
 
 
 def encode_completion(record: CompletionRecord) -> bytes:

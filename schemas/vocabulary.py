@@ -36,6 +36,7 @@ ErrorCode = Literal[
     "bad_request",
     "provider_unavailable",
     "provider_error",
+    "stream_interrupted",  # a streamed answer broke off after its first piece reached the caller
     # ours
     "internal_error",
 ]

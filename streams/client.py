@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -22,9 +22,18 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from opentelemetry.trace import SpanKind
 
-from schemas.events import QueryEvent, QueryHints, ReplyEvent, decode_reply, encode_query, now_utc
+from schemas.events import (
+    QueryEvent,
+    QueryHints,
+    ReplyChunk,
+    ReplyEvent,
+    decode_reply_record,
+    encode_query,
+    now_utc,
+)
 from schemas.vocabulary import Tier
 from streams import tracing
+from streams.chunk_order import ChunkOrder
 from streams.config import KafkaConfig, TopicNames
 from streams.kafka_access import start_client
 from streams.kafka_options import client_options
@@ -36,6 +45,14 @@ logger = logging.getLogger("mobius.client")
 
 class AskTimeout(TimeoutError):
     """No reply arrived in time; the query may still be answered later."""
+
+
+class StreamFailed(Exception):
+    """A streamed query ended with an error reply (before or after its first chunk)."""
+
+    def __init__(self, reply: ReplyEvent) -> None:
+        super().__init__(f"{reply.error_code}: {reply.error_message}")
+        self.reply = reply
 
 
 class MobiusClient:
@@ -54,6 +71,7 @@ class MobiusClient:
             **options, enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=max_bytes
         )
         self._waiting: dict[str, asyncio.Future[ReplyEvent]] = {}
+        self._streams: dict[str, asyncio.Queue[ReplyChunk | ReplyEvent]] = {}
         self._reader: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> MobiusClient:
@@ -101,6 +119,7 @@ class MobiusClient:
         metadata: Mapping[str, str] | None = None,
         deadline: datetime | None = None,
         request_id: str | None = None,
+        stream: bool = False,
     ) -> str:
         """Send a query to its tier's lane topic; its request id. The reply goes to this client's
         reply topic."""
@@ -115,6 +134,7 @@ class MobiusClient:
             reply_to=self.reply_topic,
             metadata=dict(metadata or {}),
             deadline=deadline,
+            stream=stream,
         )
         topic = self.topics.lane(tier)
         # The caller's current trace is continued (a new one starts when there is none): the
@@ -158,6 +178,46 @@ class MobiusClient:
         finally:
             self._waiting.pop(request_id, None)
 
+    async def stream(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        user_id: str,
+        tier: Tier,
+        timeout: float = 30.0,  # noqa: ASYNC109 - as ask(): the whole stream's deadline
+        **options: Any,
+    ) -> AsyncIterator[ReplyChunk | ReplyEvent]:
+        """Publish a query asking for a stream; yield its chunks as they arrive, in order and once,
+        then the final ReplyEvent (its content is the chunks' text). An error reply raises
+        StreamFailed; AskTimeout when the reply is not complete within `timeout` seconds.
+
+        After a redelivery the answer starts over: a chunk with sequence 0 under a new stream_id
+        (what was shown of the earlier stream is void; see streams.chunk_order)."""
+        request_id = options.pop("request_id", None) or uuid.uuid4().hex
+        queue: asyncio.Queue[ReplyChunk | ReplyEvent] = asyncio.Queue()
+        self._streams[request_id] = queue
+        order = ChunkOrder()
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            await self.publish(
+                messages, user_id=user_id, tier=tier, request_id=request_id, stream=True, **options
+            )
+            while True:
+                left = deadline - asyncio.get_running_loop().time()
+                try:
+                    item = await asyncio.wait_for(queue.get(), max(0.0, left))
+                except TimeoutError:
+                    raise AskTimeout(f"no complete reply to {request_id} within {timeout:.1f} s") from None
+                if isinstance(item, ReplyEvent):
+                    if item.status == "error":
+                        raise StreamFailed(item)
+                    yield item
+                    return
+                if order.admits(item):
+                    yield item
+        finally:
+            self._streams.pop(request_id, None)
+
     def expect(self, request_id: str) -> asyncio.Future[ReplyEvent]:
         """Register interest in a reply before its query is sent (used by ask and by raw publishers)."""
         future: asyncio.Future[ReplyEvent] = asyncio.get_running_loop().create_future()
@@ -191,10 +251,15 @@ class MobiusClient:
 
     def _deliver(self, value: bytes | None) -> None:
         try:
-            reply = decode_reply(value or b"")
+            reply = decode_reply_record(value or b"")
         except Exception:  # a stranger's bytes on our reply topic must not stop the reader
             logger.warning("undecodable record on %s skipped", self.reply_topic, exc_info=True)
             return
+        if (queue := self._streams.get(reply.request_id)) is not None:
+            queue.put_nowait(reply)
+            return
+        if isinstance(reply, ReplyChunk):
+            return  # another caller's stream on a shared reply topic
         future = self._waiting.get(reply.request_id)
         if future is not None and not future.done():
             future.set_result(reply)

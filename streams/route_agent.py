@@ -145,10 +145,12 @@ def _register_input(app: faust.App, name: str, topic_name: str, lane_of: LaneOf,
                     shared.admitted(message.tp, message.offset)
                     if not in_flight.holds(event):  # revoked while it waited: its next owner has it
                         return
+                    chunks = ChunkPublisher(shared.send)
                     with _process_span(message, app.conf.id) as span:
                         stamp = TraceStamp.of(span)
-                        records = await _safe_handle(pipeline, data, source, stamp)
+                        records = await _safe_handle(pipeline, data, source, stamp, chunks)
                         await publish_all(shared.send, records, pipeline.topics.dlq, source)
+                        await chunks.confirmed()
                     for ready in in_flight.release(event):
                         await manual.ack(ready)
             finally:
@@ -225,11 +227,37 @@ def _process_span(message: Message, group: str) -> AbstractContextManager[Span]:
     )
 
 
+class ChunkPublisher:
+    """The pipeline's ChunkSink: each chunk handed to the producer at once (same topic and key as
+    the final reply, so Kafka keeps them in order before it). A chunk Kafka refuses is only logged:
+    the final reply carries the whole text, and it is what the ack waits for."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.pending: list[Awaitable[object]] = []
+
+    async def __call__(self, record: Outgoing) -> None:
+        try:
+            self.pending.append(await self.send(record))
+        except Exception as exc:  # noqa: BLE001 - a lost chunk must not fail the query
+            logger.warning("chunk for %s not sent: %s", record.key[:200].decode(errors="replace"), exc)
+
+    async def confirmed(self) -> None:
+        for result in await asyncio.gather(*self.pending, return_exceptions=True):
+            if isinstance(result, Exception):
+                logger.warning("a chunk was not confirmed by Kafka: %s", result)
+        self.pending.clear()
+
+
 async def _safe_handle(
-    pipeline: RoutePipeline, data: bytes, source: str, trace: TraceStamp
+    pipeline: RoutePipeline,
+    data: bytes,
+    source: str,
+    trace: TraceStamp,
+    chunks: ChunkPublisher | None = None,
 ) -> list[Outgoing]:
     try:
-        return await pipeline.handle(data, source, trace)
+        return await pipeline.handle(data, source, trace, chunks)
     except Exception as exc:  # a bug must cost one dead letter, never the worker or the message
         logger.exception("internal error routing %s", source)
         return pipeline.internal_error(data, source, exc, trace)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -68,6 +69,10 @@ class Controls:
     latency_scale: float = 1.0
     fixed_latency_ms: int | None = None
     max_output_tokens: int = 300
+    # Streaming: fixed time to first token and delay between pieces (None: the model's own pace).
+    stream_ttft_ms: int | None = None
+    inter_token_ms: float | None = None
+    stream_cut_after: dict[str, int] = field(default_factory=dict)  # name -> pieces sent, then cut
 
     def reset(self) -> None:
         self.update(Controls().as_dict())
@@ -88,6 +93,14 @@ class Controls:
             self.fixed_latency_ms = None if value is None else int(value)
         if "max_output_tokens" in body:
             self.max_output_tokens = int(body["max_output_tokens"])
+        if "stream_cut_after" in body:
+            self.stream_cut_after = {k: int(v) for k, v in body["stream_cut_after"].items()}
+        if "stream_ttft_ms" in body:
+            value = body["stream_ttft_ms"]
+            self.stream_ttft_ms = None if value is None else int(value)
+        if "inter_token_ms" in body:
+            value = body["inter_token_ms"]
+            self.inter_token_ms = None if value is None else float(value)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +111,9 @@ class Controls:
             "latency_scale": self.latency_scale,
             "fixed_latency_ms": self.fixed_latency_ms,
             "max_output_tokens": self.max_output_tokens,
+            "stream_ttft_ms": self.stream_ttft_ms,
+            "inter_token_ms": self.inter_token_ms,
+            "stream_cut_after": self.stream_cut_after,
         }
 
 
@@ -110,6 +126,7 @@ class Outcome:
     completion_tokens: int = 0
     latency_s: float = 0.0
     text: str = ""
+    ttft_s: float = 0.0  # a stream's first piece comes this long after the request
     retry_after_s: int = 0
     detail: str = ""
 
@@ -170,11 +187,28 @@ def decide(  # noqa: PLR0911 - one return per kind of outcome reads best
         return Outcome("content_policy")
     completion_tokens = _answer_length(texts, min(max_tokens or 10**9, controls.max_output_tokens), model)
     if controls.fixed_latency_ms is not None:
-        latency = controls.fixed_latency_ms / 1000
+        latency = ttft = controls.fixed_latency_ms / 1000
     else:
         latency = (prof.ttft_ms / 1000 + completion_tokens / prof.tokens_per_s) * controls.latency_scale
+        ttft = prof.ttft_ms / 1000 * controls.latency_scale
+    if controls.stream_ttft_ms is not None:
+        ttft = controls.stream_ttft_ms / 1000
     text = _answer_text(model, texts, completion_tokens)
-    return Outcome("ok", prompt_tokens, completion_tokens, latency, text)
+    return Outcome("ok", prompt_tokens, completion_tokens, latency, text, ttft_s=ttft)
+
+
+def stream_pieces(text: str) -> list[str]:
+    """The answer as a stream sends it: word by word, each with the whitespace after it, so the
+    pieces joined are the text exactly."""
+    return re.findall(r"\s*\S+\s*|\s+", text) or [text]
+
+
+def piece_delay_s(outcome: Outcome, pieces: int, controls: Controls) -> float:
+    """Seconds between a stream's pieces: the configured delay, or the rest of the answer's
+    latency spread over them (a stream takes as long as the same answer unstreamed)."""
+    if controls.inter_token_ms is not None:
+        return controls.inter_token_ms / 1000
+    return max(0.0, outcome.latency_s - outcome.ttft_s) / max(1, pieces)
 
 
 # Answer lengths in tokens by the kind of request, like real models: a line for a lookup, more for

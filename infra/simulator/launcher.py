@@ -85,6 +85,11 @@ class Simulator:
         counts: dict[str, dict[str, int]] = self.call("GET", "/_sim/stats")["requests"]
         return counts
 
+    def stream_ttfts_ms(self) -> list[float]:
+        """The simulator's own time to first piece of each recent stream (request in -> piece out)."""
+        ttfts: list[float] = self.call("GET", "/_sim/stats")["stream_ttft_ms"]
+        return ttfts
+
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 - our own loopback URL

@@ -1,8 +1,8 @@
 """The simulator's HTTP face: the providers' real request and error formats.
 
-POST /v1/chat/completions   OpenAI chat completions (Bearer key required)
-POST /v1/messages           Anthropic messages (x-api-key required)
-GET  /_sim/stats            requests per model and outcome
+POST /v1/chat/completions   OpenAI chat completions, streamed on `stream: true` (Bearer key required)
+POST /v1/messages           Anthropic messages, streamed on `stream: true` (x-api-key required)
+GET  /_sim/stats            requests per model and outcome, each stream's time to first piece
 POST /_sim/controls         outages, error rates, rpm limits, latency (JSON, see Controls)
 POST /_sim/reset            clear stats and controls
 """
@@ -13,16 +13,18 @@ import asyncio
 import random
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 from aiohttp import web
 
-from infra.simulator.behaviour import Controls, Outcome, RateWindow, decide
+from infra.simulator.behaviour import Controls, Outcome, RateWindow, decide, profile
+from infra.simulator.streaming import TTFT_KEPT, SimStream, anthropic_stream, openai_stream
 
 CONTROLS = web.AppKey("controls", Controls)
 RATES = web.AppKey("rates", RateWindow)
 STATS = web.AppKey("stats", Counter)
+TTFTS = web.AppKey("ttfts", deque[float])
 
 
 def make_app(controls: Controls | None = None) -> web.Application:
@@ -30,6 +32,7 @@ def make_app(controls: Controls | None = None) -> web.Application:
     app[CONTROLS] = controls or Controls()
     app[RATES] = RateWindow()
     app[STATS] = Counter()
+    app[TTFTS] = deque(maxlen=TTFT_KEPT)
     app.router.add_post("/v1/chat/completions", openai_chat)
     app.router.add_post("/v1/messages", anthropic_messages)
     app.router.add_get("/_sim/stats", stats)
@@ -39,7 +42,9 @@ def make_app(controls: Controls | None = None) -> web.Application:
     return app
 
 
-async def _run(request: web.Request, model: str, texts: list[str], max_tokens: int | None) -> Outcome:
+async def _run(
+    request: web.Request, model: str, texts: list[str], max_tokens: int | None, streamed: bool = False
+) -> Outcome:
     outcome = decide(
         model,
         texts,
@@ -49,9 +54,15 @@ async def _run(request: web.Request, model: str, texts: list[str], max_tokens: i
         roll=random.random(),  # noqa: S311 - a simulated error rate, not security
     )
     request.app[STATS][f"{model}|{outcome.kind}"] += 1
-    if outcome.kind == "ok":
+    if outcome.kind == "ok" and not streamed:  # a stream takes its time piece by piece
         await asyncio.sleep(outcome.latency_s)
     return outcome
+
+
+def _stream(request: web.Request, outcome: Outcome, model: str) -> SimStream:
+    prof = profile(model)
+    provider = prof.provider if prof else ""
+    return SimStream(outcome, model, provider, request.app[CONTROLS], request.app[TTFTS])
 
 
 def _texts_openai(body: dict[str, Any]) -> list[str]:
@@ -65,15 +76,19 @@ def _texts_openai(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-async def openai_chat(request: web.Request) -> web.Response:
+async def openai_chat(request: web.Request) -> web.StreamResponse:
     if not request.headers.get("Authorization", "").startswith("Bearer "):
         return _openai_error(401, "You didn't provide an API key.", "invalid_request_error", None)
     body = await request.json()
     model = str(body.get("model", ""))
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    outcome = await _run(request, model, _texts_openai(body), max_tokens)
+    streamed = bool(body.get("stream"))
+    outcome = await _run(request, model, _texts_openai(body), max_tokens, streamed)
     if outcome.kind != "ok":
         return _openai_failure(outcome, model)
+    if streamed:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return await openai_stream(request, _stream(request, outcome, model), include_usage)
     return web.json_response(
         {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
@@ -161,14 +176,17 @@ def _texts_anthropic(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-async def anthropic_messages(request: web.Request) -> web.Response:
+async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     if not request.headers.get("x-api-key"):
         return _anthropic_error(401, "authentication_error", "x-api-key header is required")
     body = await request.json()
     model = str(body.get("model", ""))
-    outcome = await _run(request, model, _texts_anthropic(body), body.get("max_tokens"))
+    streamed = bool(body.get("stream"))
+    outcome = await _run(request, model, _texts_anthropic(body), body.get("max_tokens"), streamed)
     if outcome.kind != "ok":
         return _anthropic_failure(outcome, model)
+    if streamed:
+        return await anthropic_stream(request, _stream(request, outcome, model))
     return web.json_response(
         {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -220,11 +238,18 @@ async def health(_: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
+    ttfts: deque[float] = request.app[TTFTS]
     counts: dict[str, dict[str, int]] = {}
     for key, count in request.app[STATS].items():
         model, kind = key.split("|", 1)
         counts.setdefault(model, {})[kind] = count
-    return web.json_response({"requests": counts, "controls": request.app[CONTROLS].as_dict()})
+    return web.json_response(
+        {
+            "requests": counts,
+            "controls": request.app[CONTROLS].as_dict(),
+            "stream_ttft_ms": list(ttfts),  # request in -> first piece out, per stream
+        }
+    )
 
 
 async def set_controls(request: web.Request) -> web.Response:
@@ -234,6 +259,7 @@ async def set_controls(request: web.Request) -> web.Response:
 
 async def reset(request: web.Request) -> web.Response:
     request.app[STATS].clear()
+    request.app[TTFTS].clear()
     request.app[CONTROLS].reset()
     request.app[RATES].reset()
     return web.json_response({"ok": True})

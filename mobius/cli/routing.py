@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import typer
@@ -11,7 +13,7 @@ from rich.table import Table
 
 from mobius.cli.common import console, err_console, fail, load_settings
 from routing.router_config import RouterConfigError
-from schemas.events import ReplyEvent
+from schemas.events import ReplyChunk, ReplyEvent
 from schemas.vocabulary import TIERS, Tier
 
 
@@ -22,34 +24,63 @@ def ask(
     org: Annotated[str | None, typer.Option("--org", help="Organisation id.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the reply.")] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")] = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it arrives.")] = False,
 ) -> None:
     """Ask one question through the pipeline and print the reply."""
-    from streams.client import AskTimeout, MobiusClient
+    from streams.client import AskTimeout, MobiusClient, StreamFailed
 
     if tier not in TIERS:
         raise fail(f"unknown tier {tier!r}: use free, pro or enterprise")
     chosen: Tier = tier  # checked just above
     settings = load_settings()
+    messages = [{"role": "user", "content": text}]
 
     async def go() -> ReplyEvent:
         async with MobiusClient(settings.kafka, settings.topics) as client:
-            messages = [{"role": "user", "content": text}]
+            if stream and not as_json:
+                chunks = client.stream(messages, user_id=user, tier=chosen, org_id=org, timeout=timeout)
+                return await _print_as_it_arrives(chunks)
             return await client.ask(messages, user_id=user, tier=chosen, org_id=org, timeout=timeout)
 
     try:
         reply = asyncio.run(go())
     except AskTimeout as exc:
         raise fail(f"{exc}; is a worker running (mobius worker)?") from None
+    except StreamFailed as exc:
+        raise fail(str(exc)) from None
+    if stream and not as_json:
+        _print_route(reply)
+        return
     if as_json:
         console.print_json(reply.model_dump_json())
     elif reply.status == "ok":
         console.print(reply.content)
-        cost = reply.cost_nano_usd / 1e9
-        err_console.print(
-            f"[dim]{reply.model_group} / {reply.model}, {reply.total_latency_ms} ms, ${cost:.6f}[/]"
-        )
+        _print_route(reply)
     else:
         raise fail(f"{reply.error_code}: {reply.error_message}")
+
+
+def _print_route(reply: ReplyEvent) -> None:
+    cost = reply.cost_nano_usd / 1e9
+    err_console.print(
+        f"[dim]{reply.model_group} / {reply.model}, {reply.total_latency_ms} ms, ${cost:.6f}[/]"
+    )
+
+
+async def _print_as_it_arrives(items: AsyncIterator[ReplyChunk | ReplyEvent]) -> ReplyEvent:
+    """Each chunk's text as it comes (plain stdout, no markup); the final reply."""
+    begun = False
+    async for item in items:
+        if isinstance(item, ReplyEvent):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            return item
+        if item.sequence == 0 and begun:  # a redelivery streams again from the start
+            sys.stdout.write("\n[the answer started over]\n")
+        begun = True
+        sys.stdout.write(item.text)
+        sys.stdout.flush()
+    raise RuntimeError("the stream ended without a reply")
 
 
 def health(

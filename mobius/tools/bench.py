@@ -6,6 +6,8 @@ operator chose). The phases, in order:
 
 1. overhead: open loop at `rate` with the simulator at a fixed latency, through the pipeline
    and then through `litellm --config` over HTTP; overhead = client latency - simulator latency.
+   Then streamed queries: time to first token through the pipeline beside the simulator's own
+   (`mobius/tools/bench_ttft.py`).
 2. throughput: closed loop, zero provider latency, one worker; then bare `Router.acompletion`
    in one process; then two workers.
 3. concurrency: provider latency 1 s, rising rates; the highest one whose consumer lag holds.
@@ -44,6 +46,7 @@ from mobius.stack import LocalStack
 from mobius.tools.bench_concurrency import max_rate_without_lag_growth
 from mobius.tools.bench_lanes import bench_lanes
 from mobius.tools.bench_load import TIER, Ask, closed_loop, open_loop, question, summarize
+from mobius.tools.bench_ttft import bench_ttft
 from streams.client import AskTimeout, MobiusClient
 from streams.config import TopicNames
 from streams.topics import LagProbe, ensure_topics
@@ -202,6 +205,7 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
         result["worker_rss_mb_warm"] = rss_mb(bench.worker_pid)  # after its first thousands
         if options.with_proxy:
             result |= await _proxy_overhead(bench, options)
+        result |= await bench_ttft(client, simulator, options.latency_ms, options.seconds)
 
         simulator.controls(fixed_latency_ms=0)
         # Closed-loop runs start warm, like the bare Router's: a fresh worker's first thousand

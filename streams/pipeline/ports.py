@@ -4,6 +4,7 @@ Completer       the LLM call (routing/llm_gateway.py)
 BudgetGuard     spend caps: reserve, hold, settle (streams/stores/budgets.py)
 ResponseCache   one call per burst of identical queries (streams/stores/cache.py)
 ReplyStore      what a request produced, re-sent on redelivery (streams/stores/replies.py)
+ChunkSink       a streamed reply's chunks, published by the agent as they come
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from schemas.events import CompletionRecord
 from streams.outgoing import Outgoing
 
 TokenCounter = Callable[[list[dict[str, str]]], int]
+TextSink = Callable[[str], Awaitable[None]]  # a streamed answer's pieces, as they arrive
+ChunkSink = Callable[[Outgoing], Awaitable[None]]  # records to publish during the call (chunks)
 
 
 class BudgetUnavailable(Exception):
@@ -37,7 +40,8 @@ class ProviderCall:
 
 
 class Completer(Protocol):
-    """The LLM call: one completion through a model group, and its estimated cost."""
+    """The LLM call: one completion through a model group (streamed to `on_text` when given),
+    and its estimated cost."""
 
     group_windows: dict[str, int]
 
@@ -48,6 +52,8 @@ class Completer(Protocol):
         messages: list[dict[str, str]],
         max_tokens: int,
         prompt_tokens: int | None = None,
+        *,
+        on_text: TextSink | None = None,
     ) -> LLMResult: ...
 
     def estimate_nano(self, group: str, prompt_tokens: int, max_tokens: int) -> int: ...

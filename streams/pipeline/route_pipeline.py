@@ -26,6 +26,7 @@ from schemas.events import (
     MalformedEvent,
     QueryEvent,
     decode_query,
+    decode_reply,
     encode_completion,
     encode_reply,
     now_utc,
@@ -37,14 +38,17 @@ from streams.pipeline.budget_hold import BudgetContext, BudgetHold, hold_budget
 from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.ports import (
     BudgetGuard,
+    ChunkSink,
     Completer,
     PipelineMetrics,
     ProviderCall,
     ReplyStore,
     ResponseCache,
+    TextSink,
     TokenCounter,
 )
 from streams.pipeline.records import build_completion, build_reply, dead_letter
+from streams.pipeline.streaming import ChunkWriter
 from streams.reply_topics import ReplyTopics
 from streams.tracing import NO_TRACE, TraceStamp, describe_completion
 
@@ -86,9 +90,16 @@ class RoutePipeline:
             BudgetContext(budgets, policy, completer, topics.alerts, worker_id) if budgets else None
         )
 
-    async def handle(self, raw: bytes, source: str = "", trace: TraceStamp = NO_TRACE) -> list[Outgoing]:
-        """The records one query produces; each carries `trace` (its id in the body, its
-        propagation headers in the record's headers)."""
+    async def handle(
+        self,
+        raw: bytes,
+        source: str = "",
+        trace: TraceStamp = NO_TRACE,
+        chunks: ChunkSink | None = None,
+    ) -> list[Outgoing]:
+        """The records to publish once the query is answered; each carries `trace` (its id in the
+        body, its propagation headers in the record's headers). A query asking for a stream sends
+        its answer's pieces to `chunks` meanwhile (without a sink it is answered whole)."""
         received_at = now_utc()
         try:
             query = decode_query(raw)
@@ -98,8 +109,11 @@ class RoutePipeline:
             # Never published to: no reply, only the dead letter saying why.
             refusal = self.reply_topics.refusal(query.reply_to)
             return self._dead_letter(raw, refusal, source, query.request_id, None, trace=trace)
+        writer = ChunkWriter(query, chunks) if query.stream and chunks is not None else None
         if self.replies is not None and (sent := await self.replies.get(query.request_id)) is not None:
             logger.info("request %s was answered before; re-sending its reply", query.request_id)
+            if writer is not None:  # streamed again, so a caller that lost the first stream has one
+                await writer.replay(decode_reply(sent[0]).content)
             key, headers = query.request_id.encode(), trace.headers
             return [
                 Outgoing(query.reply_to, key, sent[0], headers),
@@ -108,7 +122,7 @@ class RoutePipeline:
         if query.deadline is not None and query.deadline <= received_at:
             late = LLMError("deadline_exceeded", "the query's deadline passed before it was routed")
             return await self._answer(query, received_at, None, None, late, trace=trace)
-        return await self._route(query, raw, source, received_at, trace)
+        return await self._route(query, raw, source, received_at, trace=trace, writer=writer)
 
     def internal_error(
         self, raw: bytes, source: str, exc: Exception, trace: TraceStamp = NO_TRACE
@@ -122,7 +136,14 @@ class RoutePipeline:
         return self._dead_letter(raw, reason, source, query.request_id, query.reply_to, trace=trace)
 
     async def _route(
-        self, query: QueryEvent, raw: bytes, source: str, received_at: datetime, trace: TraceStamp
+        self,
+        query: QueryEvent,
+        raw: bytes,
+        source: str,
+        received_at: datetime,
+        *,
+        trace: TraceStamp,
+        writer: ChunkWriter | None,
     ) -> list[Outgoing]:
         messages = [m.model_dump() for m in query.messages]
         classification = self._classify(query, messages)
@@ -143,8 +164,11 @@ class RoutePipeline:
                 out = self._dead_letter(raw, reason, source, query.request_id, None, trace=trace)
             rejected = LLMError(exc.code, exc.message)
             return out + await self._answer(query, received_at, classification, None, rejected, trace=trace)
-        call = await self._call_through_cache(query, decision, messages, received_at)
-        if isinstance(call, LLMResult):  # a cache hit
+        on_text = writer.text if writer is not None else None
+        call = await self._call_through_cache(query, decision, messages, received_at, on_text)
+        if isinstance(call, LLMResult):  # a cache hit: streamed too, from the cached text
+            if writer is not None:
+                await writer.replay(call.content)
             return await self._answer(query, received_at, classification, decision, call, trace=trace)
         outcome, decided = call.outcome, call.decision
         answer = await self._answer(query, received_at, classification, decided, outcome, trace=trace)
@@ -158,10 +182,15 @@ class RoutePipeline:
         )
 
     async def _call_through_cache(
-        self, query: QueryEvent, decision: RouteDecision, messages: list[dict[str, str]], now: datetime
+        self,
+        query: QueryEvent,
+        decision: RouteDecision,
+        messages: list[dict[str, str]],
+        now: datetime,
+        on_text: TextSink | None = None,
     ) -> ProviderCall | LLMResult:
         async def compute() -> ProviderCall:
-            return await self._call(query, decision, messages, now)
+            return await self._call(query, decision, messages, now, on_text)
 
         ttl = self.policy.tiers[query.tier].cache_ttl_s
         if self.cache is None or not ttl:
@@ -170,7 +199,12 @@ class RoutePipeline:
         return await self.cache.single_flight(key, ttl, compute)
 
     async def _call(
-        self, query: QueryEvent, decision: RouteDecision, messages: list[dict[str, str]], now: datetime
+        self,
+        query: QueryEvent,
+        decision: RouteDecision,
+        messages: list[dict[str, str]],
+        now: datetime,
+        on_text: TextSink | None = None,
     ) -> ProviderCall:
         """The provider call, inside a budget reservation when caps apply."""
         hold = BudgetHold(decision)
@@ -185,7 +219,7 @@ class RoutePipeline:
             else contextlib.nullcontext()
         )
         async with holding:
-            outcome, alerts = await self._complete_holding(query, decision, messages, now)
+            outcome, alerts = await self._complete_holding(query, decision, messages, now, on_text)
         if reservation is not None and self.budgets is not None:
             spent = outcome.cost_nano_usd if isinstance(outcome, LLMResult) else 0
             await self.budgets.settle(reservation, spent)
@@ -197,6 +231,7 @@ class RoutePipeline:
         decision: RouteDecision,
         messages: list[dict[str, str]],
         received_at: datetime,
+        on_text: TextSink | None = None,
     ) -> tuple[LLMResult | LLMError, tuple[Outgoing, ...]]:
         """The call, held and tried again while its group has no capacity (routing/backpressure.py)
         until capacity returns or the query's deadline passes; alerts raised on the way."""
@@ -205,7 +240,7 @@ class RoutePipeline:
         late = LLMError("deadline_exceeded", "the query's deadline passed while its group had no capacity")
         while True:
             async with self.capacity.calling(group, query.tier):
-                outcome = await self._complete(query.request_id, decision, messages)
+                outcome = await self._complete(query.request_id, decision, messages, on_text)
             if isinstance(outcome, LLMResult):
                 self.capacity.answered(group)
                 return outcome, tuple(alerts)
@@ -233,11 +268,20 @@ class RoutePipeline:
         )
 
     async def _complete(
-        self, request_id: str, decision: RouteDecision, messages: list[dict[str, str]]
+        self,
+        request_id: str,
+        decision: RouteDecision,
+        messages: list[dict[str, str]],
+        on_text: TextSink | None = None,
     ) -> LLMResult | LLMError:
         try:
             return await self.completer.complete(
-                request_id, decision.group, messages, decision.max_tokens, decision.prompt_tokens
+                request_id,
+                decision.group,
+                messages,
+                decision.max_tokens,
+                decision.prompt_tokens,
+                on_text=on_text,
             )
         except LLMError as exc:
             return exc

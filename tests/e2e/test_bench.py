@@ -31,6 +31,10 @@ KEYS = [
     "enterprise_p99_overload_ms",
     "enterprise_p99_overload_ratio",
     "free_p99_overload_ms",
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "simulator_ttft_p50_ms",
+    "simulator_ttft_p99_ms",
 ]
 
 
@@ -57,6 +61,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert all(isinstance(report[key], int | float) for key in KEYS), sorted(set(KEYS) - set(report))
+    # The pipeline's first token cannot come before the simulator sent it.
+    assert report["ttft_p50_ms"] >= report["simulator_ttft_p50_ms"] > 0
 
     assert report["overhead_samples"] >= 55  # of 60 asks, open loop at 20/s for 3 s
     assert report["litellm_proxy_overhead_samples"] >= 55  # the same load through LiteLLM's proxy

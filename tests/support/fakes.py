@@ -7,6 +7,7 @@ without Redis or LiteLLM, so every branch of the pipeline is unit-tested without
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ class FakeCompleter:
     """Answers every call (or raises `fail`), at a fixed price per token per group."""
 
     fail: LLMError | None = None
+    pieces_before_failure: tuple[str, ...] = ()  # streamed, then the stream breaks
     completion_tokens: int = 3
     calls: list[tuple[str, int]] = field(default_factory=list)
     group_windows: dict[str, int] = field(
@@ -63,13 +65,21 @@ class FakeCompleter:
         messages: list[dict[str, str]],
         max_tokens: int,
         prompt_tokens: int | None = None,
+        *,
+        on_text: Callable[[str], Awaitable[None]] | None = None,
     ) -> LLMResult:
         self.calls.append((group, max_tokens))
         if self.fail:
             raise self.fail
         prompt = prompt_tokens or 9
+        content = f"answer from {group}"
+        for piece in self.pieces_before_failure or re.findall(r"\S+\s*", content):
+            if on_text is not None:
+                await on_text(piece)
+        if self.pieces_before_failure:
+            raise LLMError("stream_interrupted", "the answer broke off after it began")
         return LLMResult(
-            content=f"answer from {group}",
+            content=content,
             group=group,
             model=f"openai/{group}-model",
             provider="openai",

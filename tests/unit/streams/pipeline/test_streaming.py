@@ -1,0 +1,98 @@
+"""Streamed replies through the pipeline with in-memory fakes: chunks in order during the call,
+then the final reply; a broken stream, a cache hit and a redelivery."""
+
+from __future__ import annotations
+
+from mobius.settings import DEFAULT_ROUTER_CONFIG
+from routing.router_config import load_router_config
+from schemas.events import ReplyChunk, ReplyEvent, decode_reply, decode_reply_record, encode_query
+from streams.config import TopicNames
+from streams.outgoing import Outgoing
+from streams.pipeline.route_pipeline import RoutePipeline
+from tests.support.events import QUERY
+from tests.support.fakes import FakeClassifier, FakeCompleter, MemoryReplyStore, MemoryResponseCache
+
+TOPICS = TopicNames()
+STREAMED = QUERY.model_copy(update={"stream": True})
+
+
+def _pipeline(
+    llm: FakeCompleter, cache: MemoryResponseCache | None = None, store: MemoryReplyStore | None = None
+) -> RoutePipeline:
+    return RoutePipeline(
+        completer=llm,
+        classifier=FakeClassifier(),
+        policy=load_router_config(DEFAULT_ROUTER_CONFIG).mobius,
+        count_tokens=lambda messages: sum(len(m["content"]) // 4 + 4 for m in messages),
+        topics=TOPICS,
+        worker_id="w1",
+        cache=cache,
+        replies=store,
+    )
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.records: list[Outgoing] = []
+
+    async def __call__(self, record: Outgoing) -> None:
+        self.records.append(record)
+
+    def chunks(self) -> list[ReplyChunk]:
+        decoded = [decode_reply_record(r.value) for r in self.records]
+        assert all(isinstance(c, ReplyChunk) for c in decoded)
+        return [c for c in decoded if isinstance(c, ReplyChunk)]
+
+
+def _reply(out: list[Outgoing]) -> ReplyEvent:
+    return decode_reply(next(o for o in out if o.topic == "mobius.replies").value)
+
+
+async def test_a_streamed_query_sends_numbered_chunks_then_a_reply_of_their_text() -> None:
+    sink = Sink()
+    out = await _pipeline(FakeCompleter()).handle(encode_query(STREAMED), "q[0]@1", chunks=sink)
+    chunks = sink.chunks()
+    assert [c.sequence for c in chunks] == [0, 1, 2] and len({c.stream_id for c in chunks}) == 1
+    assert all(r.topic == "mobius.replies" and r.key == b"r-1" for r in sink.records)
+    reply = _reply(out)
+    assert reply.status == "ok" and "".join(c.text for c in chunks) == reply.content == "answer from fast"
+
+
+async def test_a_query_not_asking_for_a_stream_sends_no_chunks() -> None:
+    sink = Sink()
+    out = await _pipeline(FakeCompleter()).handle(encode_query(QUERY), "q[0]@1", chunks=sink)
+    assert sink.records == [] and _reply(out).content == "answer from fast"
+
+
+async def test_a_stream_broken_after_its_first_pieces_ends_with_an_error_reply() -> None:
+    sink = Sink()
+    llm = FakeCompleter(pieces_before_failure=("answer ", "fr"))
+    out = await _pipeline(llm).handle(encode_query(STREAMED), "q[0]@1", chunks=sink)
+    assert [c.text for c in sink.chunks()] == ["answer ", "fr"]
+    reply = _reply(out)
+    assert (reply.status, reply.error_code) == ("error", "stream_interrupted")
+
+
+async def test_a_cache_hit_streams_the_cached_text() -> None:
+    llm, cache = FakeCompleter(), MemoryResponseCache()
+    pipeline = _pipeline(llm, cache)
+    await pipeline.handle(encode_query(QUERY))
+    sink = Sink()
+    out = await pipeline.handle(
+        encode_query(STREAMED.model_copy(update={"request_id": "r-2"})), "", chunks=sink
+    )
+    reply = _reply(out)
+    assert len(llm.calls) == 1 and reply.cache_hit
+    assert "".join(c.text for c in sink.chunks()) == reply.content == "answer from fast"
+
+
+async def test_a_redelivered_streamed_query_streams_again_under_a_new_stream_id() -> None:
+    llm, store = FakeCompleter(), MemoryReplyStore()
+    pipeline = _pipeline(llm, store=store)
+    first, again = Sink(), Sink()
+    await pipeline.handle(encode_query(STREAMED), "", chunks=first)
+    out = await pipeline.handle(encode_query(STREAMED), "", chunks=again)
+    assert len(llm.calls) == 1
+    assert "".join(c.text for c in again.chunks()) == _reply(out).content
+    assert again.chunks()[0].sequence == 0
+    assert again.chunks()[0].stream_id != first.chunks()[0].stream_id
