@@ -50,6 +50,9 @@ class MobiusSettings(BaseSettings):
     # (JSON, e.g. {"enterprise": 16, "pro": 4, "free": 1}; see "Priority lanes" in the README).
     worker_lane_weights: dict[Tier, int] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     worker_session_timeout_s: float = 10.0
+    # A streamed answer's pieces are joined into one ReplyChunk per this many ms (the first goes
+    # out at once; 0: one chunk per piece the provider sends). See streams/pipeline/streaming.py.
+    worker_stream_chunk_ms: int = Field(default=50, ge=0)
     # Each worker calls every deployment with one token this often (0: never); see `mobius health`.
     health_interval_s: float = 300.0
     worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

@@ -205,7 +205,9 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
         result["worker_rss_mb_warm"] = rss_mb(bench.worker_pid)  # after its first thousands
         if options.with_proxy:
             result |= await _proxy_overhead(bench, options)
-        result |= await bench_ttft(client, simulator, options.latency_ms, options.seconds)
+        result |= await bench_ttft(
+            client, simulator, options.latency_ms, options.seconds, lambda: cpu_seconds(bench.worker_pid)
+        )
 
         simulator.controls(fixed_latency_ms=0)
         # Closed-loop runs start warm, like the bare Router's: a fresh worker's first thousand

@@ -67,6 +67,7 @@ def build_pipeline(
             weights=settings.worker_lane_weights,
         ),
         metrics=PrometheusMetrics(),
+        chunk_interval_s=settings.worker_stream_chunk_ms / 1000,
     )
 
 

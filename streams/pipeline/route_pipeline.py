@@ -48,7 +48,7 @@ from streams.pipeline.ports import (
     TokenCounter,
 )
 from streams.pipeline.records import build_completion, build_reply, dead_letter
-from streams.pipeline.streaming import ChunkWriter
+from streams.pipeline.streaming import CHUNK_INTERVAL_S, ChunkWriter
 from streams.reply_topics import ReplyTopics
 from streams.tracing import NO_TRACE, TraceStamp, describe_completion
 
@@ -73,6 +73,7 @@ class RoutePipeline:
         reply_topics: ReplyTopics | None = None,
         capacity: GroupCapacity | None = None,
         metrics: PipelineMetrics | None = None,
+        chunk_interval_s: float = CHUNK_INTERVAL_S,
     ) -> None:
         self.completer = completer
         self.classifier = classifier
@@ -86,6 +87,7 @@ class RoutePipeline:
         self.reply_topics = reply_topics or ReplyTopics.under(topics.replies)
         self.capacity = capacity or GroupCapacity(None)
         self.metrics = metrics
+        self.chunk_interval_s = chunk_interval_s
         self._budget_context = (
             BudgetContext(budgets, policy, completer, topics.alerts, worker_id) if budgets else None
         )
@@ -109,7 +111,9 @@ class RoutePipeline:
             # Never published to: no reply, only the dead letter saying why.
             refusal = self.reply_topics.refusal(query.reply_to)
             return self._dead_letter(raw, refusal, source, query.request_id, None, trace=trace)
-        writer = ChunkWriter(query, chunks) if query.stream and chunks is not None else None
+        writer = None
+        if query.stream and chunks is not None:
+            writer = ChunkWriter(query, chunks, self.chunk_interval_s)
         if self.replies is not None and (sent := await self.replies.get(query.request_id)) is not None:
             logger.info("request %s was answered before; re-sending its reply", query.request_id)
             if writer is not None:  # streamed again, so a caller that lost the first stream has one
@@ -166,6 +170,8 @@ class RoutePipeline:
             return out + await self._answer(query, received_at, classification, None, rejected, trace=trace)
         on_text = writer.text if writer is not None else None
         call = await self._call_through_cache(query, decision, messages, received_at, on_text)
+        if writer is not None:  # the pieces still held go out before the final reply
+            await writer.flush()
         if isinstance(call, LLMResult):  # a cache hit: streamed too, from the cached text
             if writer is not None:
                 await writer.replay(call.content)

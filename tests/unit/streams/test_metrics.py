@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from mobius.settings import DEFAULT_ROUTER_CONFIG
 from routing.outcomes import LLMError
-from routing.router_config import load_router_config
 from schemas.events import encode_query
 from streams.alerts import alert_record
-from streams.config import TopicNames
 from streams.metrics import PrometheusMetrics
 from streams.pipeline.route_pipeline import RoutePipeline
 from tests.support.events import QUERY
-from tests.support.fakes import FakeClassifier, FakeCompleter
+from tests.support.fakes import FakeCompleter
+from tests.support.route_pipelines import fake_pipeline
 
 
 def _value(name: str, **labels: str) -> float:
@@ -21,15 +19,7 @@ def _value(name: str, **labels: str) -> float:
 
 
 def _pipeline(llm: FakeCompleter) -> RoutePipeline:
-    return RoutePipeline(
-        completer=llm,
-        classifier=FakeClassifier(),
-        policy=load_router_config(DEFAULT_ROUTER_CONFIG).mobius,
-        count_tokens=lambda messages: 10,
-        topics=TopicNames(),
-        worker_id="w1",
-        metrics=PrometheusMetrics(),
-    )
+    return fake_pipeline(llm, count_tokens=lambda messages: 10, metrics=PrometheusMetrics())
 
 
 async def test_an_answer_counts_its_request_tokens_cost_and_stages() -> None:

@@ -18,7 +18,8 @@ from streams.outgoing import Outgoing
 from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.route_pipeline import RoutePipeline
 from tests.support.events import QUERY
-from tests.support.fakes import FakeClassifier, FakeCompleter
+from tests.support.fakes import FakeCompleter
+from tests.support.route_pipelines import fake_pipeline
 
 TOPICS = TopicNames()
 FULL = LLMError("rate_limited", "No deployments available", retry_after_s=0.05)
@@ -49,15 +50,7 @@ class FullFor(FakeCompleter):
 def _pipeline(llm: FakeCompleter, capacity: GroupCapacity | None = None, **settings: float) -> RoutePipeline:
     policy = load_router_config(DEFAULT_ROUTER_CONFIG).mobius
     policy = policy.model_copy(update={"backpressure": BackpressureSettings(**settings)})
-    return RoutePipeline(
-        completer=llm,
-        classifier=FakeClassifier(),
-        policy=policy,
-        count_tokens=lambda messages: 10,
-        topics=TOPICS,
-        worker_id="w1",
-        capacity=capacity,
-    )
+    return fake_pipeline(llm, policy=policy, count_tokens=lambda messages: 10, capacity=capacity)
 
 
 def _replies(out: list[Outgoing]) -> list[str]:

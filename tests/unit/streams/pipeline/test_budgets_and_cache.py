@@ -19,7 +19,8 @@ from streams.config import TopicNames
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
 from tests.support.events import QUERY
-from tests.support.fakes import FakeClassifier, FakeCompleter, MemoryBudgetStore, MemoryResponseCache
+from tests.support.fakes import FakeCompleter, MemoryBudgetStore, MemoryResponseCache
+from tests.support.route_pipelines import fake_pipeline
 
 TOPICS = TopicNames()
 POLICY = load_router_config(DEFAULT_ROUTER_CONFIG).mobius
@@ -43,16 +44,7 @@ def _pipeline(
     cache: MemoryResponseCache | None = None,
     policy: MobiusPolicy = POLICY,
 ) -> RoutePipeline:
-    return RoutePipeline(
-        completer=llm,
-        classifier=FakeClassifier(),
-        policy=policy,
-        count_tokens=lambda messages: sum(len(m["content"]) // 4 + 4 for m in messages),
-        topics=TOPICS,
-        worker_id="w1",
-        budgets=budgets,
-        cache=cache,
-    )
+    return fake_pipeline(llm, budgets=budgets, cache=cache, policy=policy)
 
 
 def _reply(out: list[Outgoing]) -> tuple[str, str | None, str | None, bool, int]:

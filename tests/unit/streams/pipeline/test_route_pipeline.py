@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from mobius.settings import DEFAULT_ROUTER_CONFIG
 from routing.outcomes import LLMError
-from routing.router_config import load_router_config
 from schemas.events import decode_completion, decode_reply, encode_query
 from streams.config import TopicNames
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
 from streams.tracing import TraceStamp
 from tests.support.events import QUERY
-from tests.support.fakes import FakeClassifier, FakeCompleter, MemoryReplyStore
+from tests.support.fakes import FakeCompleter, MemoryReplyStore
+from tests.support.route_pipelines import fake_pipeline
 
 TOPICS = TopicNames()
 
 
 def _pipeline(llm: FakeCompleter, store: MemoryReplyStore | None = None) -> RoutePipeline:
-    return RoutePipeline(
-        completer=llm,
-        classifier=FakeClassifier(),
-        policy=load_router_config(DEFAULT_ROUTER_CONFIG).mobius,
-        count_tokens=lambda messages: sum(len(m["content"]) // 4 + 4 for m in messages),
-        topics=TOPICS,
-        worker_id="w1",
-        replies=store,
-    )
+    return fake_pipeline(llm, replies=store)
 
 
 def _by_topic(out: list[Outgoing]) -> dict[str, Outgoing]:

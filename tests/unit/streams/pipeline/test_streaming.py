@@ -3,14 +3,13 @@ then the final reply; a broken stream, a cache hit and a redelivery."""
 
 from __future__ import annotations
 
-from mobius.settings import DEFAULT_ROUTER_CONFIG
-from routing.router_config import load_router_config
 from schemas.events import ReplyChunk, ReplyEvent, decode_reply, decode_reply_record, encode_query
 from streams.config import TopicNames
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
 from tests.support.events import QUERY
-from tests.support.fakes import FakeClassifier, FakeCompleter, MemoryReplyStore, MemoryResponseCache
+from tests.support.fakes import FakeCompleter, MemoryReplyStore, MemoryResponseCache
+from tests.support.route_pipelines import fake_pipeline
 
 TOPICS = TopicNames()
 STREAMED = QUERY.model_copy(update={"stream": True})
@@ -19,16 +18,8 @@ STREAMED = QUERY.model_copy(update={"stream": True})
 def _pipeline(
     llm: FakeCompleter, cache: MemoryResponseCache | None = None, store: MemoryReplyStore | None = None
 ) -> RoutePipeline:
-    return RoutePipeline(
-        completer=llm,
-        classifier=FakeClassifier(),
-        policy=load_router_config(DEFAULT_ROUTER_CONFIG).mobius,
-        count_tokens=lambda messages: sum(len(m["content"]) // 4 + 4 for m in messages),
-        topics=TOPICS,
-        worker_id="w1",
-        cache=cache,
-        replies=store,
-    )
+    # Every piece its own chunk here; coalescing has tests of its own (test_chunk_writer.py).
+    return fake_pipeline(llm, cache=cache, replies=store, chunk_interval_s=0.0)
 
 
 class Sink:
