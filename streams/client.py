@@ -6,6 +6,9 @@
 One client reads its reply topic with one consumer, assigned to every partition (no consumer group,
 so no rebalance delay) from the end as of `start()`; concurrent asks wait on futures keyed by
 request id. `publish()` is fire-and-forget: the reply still goes to the reply topic.
+
+A record of 1 MiB or more (a long document as the prompt) goes by a producer of its own, so the
+small queries sent meanwhile do not wait behind it (`streams/large_records.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry.trace import SpanKind
 
 from schemas.events import (
@@ -37,6 +40,7 @@ from streams.chunk_order import ChunkOrder
 from streams.config import KafkaConfig, TopicNames
 from streams.kafka_access import start_client
 from streams.kafka_options import client_options
+from streams.large_records import LargeRecordProducer, is_large, new_producer
 from streams.topics import topic_partitions
 from streams.tracing import TraceStamp, messaging_attributes
 
@@ -64,9 +68,8 @@ class MobiusClient:
         self.reply_topic = reply_topic or topics.replies
         options = client_options(kafka)
         max_bytes = kafka.max_message_bytes
-        self._producer = AIOKafkaProducer(
-            **options, enable_idempotence=True, acks="all", linger_ms=1, max_request_size=max_bytes
-        )
+        self._producer = new_producer(kafka)
+        self._large = LargeRecordProducer(kafka)
         self._consumer = AIOKafkaConsumer(
             **options, enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=max_bytes
         )
@@ -107,6 +110,7 @@ class MobiusClient:
             future.cancel()
         await self._consumer.stop()
         await self._producer.stop()
+        await self._large.stop()
 
     async def publish(
         self,
@@ -155,9 +159,11 @@ class MobiusClient:
         """Put bytes as they are on `topic`, by default the plain queries topic, where each query
         takes the lane of its tier (tools and tests of bad input use this); where they landed, as
         a dead letter's source header names it: topic[partition]@offset."""
-        sent = await self._producer.send_and_wait(
-            topic or self.topics.queries, value, key=key, headers=list(headers) or None
-        )
+        topic, listed = topic or self.topics.queries, list(headers) or None
+        if is_large(value):
+            sent = await (await self._large.send(topic, value, key, listed))
+        else:
+            sent = await self._producer.send_and_wait(topic, value, key=key, headers=listed)
         return f"{sent.topic}[{sent.partition}]@{sent.offset}"
 
     async def ask(

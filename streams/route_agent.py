@@ -38,6 +38,7 @@ from streams import tracing
 from streams.admission import PriorityGate
 from streams.in_flight import InFlight
 from streams.lanes import DEFAULT_WEIGHTS, LOWEST_LANE
+from streams.large_records import LargeRecordProducer, sending_large_apart
 from streams.metrics import IN_FLIGHT
 from streams.outgoing import Outgoing
 from streams.pipeline.route_pipeline import RoutePipeline
@@ -60,12 +61,15 @@ def register_route_agent(
     own_topics: frozenset[str],
     lane_topics: Mapping[Tier, str] | None = None,
     lane_weights: Mapping[Tier, int] = DEFAULT_WEIGHTS,
+    large: LargeRecordProducer | None = None,
 ) -> None:
     """Add the route agents to `app`: queries in, replies, records and dead letters out (a record
-    for a topic other than `own_topics` goes out only if `topics` says it exists)."""
+    for a topic other than `own_topics` goes out only if `topics` says it exists; a large one,
+    such as a long prompt's dead letter, by `large` when given)."""
+    send = _sender(app) if large is None else sending_large_apart(_sender(app), large)
     shared = _Shared(
         make_pipeline=_once(make_pipeline),
-        send=refusing_missing_topics(_sender(app), topics, own_topics),
+        send=refusing_missing_topics(send, topics, own_topics),
         gate=PriorityGate(max_in_flight, lane_weights),
         in_flight=InFlight(),
         # Twice the slots: a lane holding every slot still has queries waiting at the gate, so a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import Any
 
 import faust
 import mode.loop
@@ -26,6 +27,7 @@ from streams.alerts import alert_record
 from streams.app import create_app
 from streams.kafka_access import wait_for_access
 from streams.lag import report_lag
+from streams.large_records import LargeRecordProducer
 from streams.metrics import PrometheusMetrics, serve_metrics
 from streams.pipeline.capacity import GroupCapacity
 from streams.pipeline.route_pipeline import RoutePipeline
@@ -87,6 +89,7 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
         stores.append(RedisBudgetStore(redis_client(settings.redis), config.mobius.budgets.near_cap_share))
         return build_pipeline(settings, config, gateways[-1], stores[-1], classifier)
 
+    large_records = LargeRecordProducer(settings.kafka)
     register_route_agent(
         app,
         settings.topics.queries,
@@ -96,7 +99,14 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
         own_topics=frozenset(settings.topics.all()),
         lane_topics=settings.topics.lanes(),
         lane_weights=settings.worker_lane_weights,
+        large=large_records,
     )
+
+    async def stop_large_records(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await large_records.stop()
+
+    app.on_before_shutdown.connect(stop_large_records)
+
     alerts_topic = app.topic(settings.topics.alerts, key_type=bytes, value_type=bytes)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]

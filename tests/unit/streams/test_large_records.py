@@ -1,0 +1,47 @@
+"""Large records take a producer of their own; small ones keep the usual path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from streams.config import KafkaConfig
+from streams.large_records import LARGE_RECORD_BYTES, LargeRecordProducer, sending_large_apart
+from streams.outgoing import Outgoing
+
+
+class FakeLarge(LargeRecordProducer):
+    def __init__(self) -> None:
+        super().__init__(KafkaConfig())
+        self.sent: list[tuple[str, int, bytes | None]] = []
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[Any]:
+        self.sent.append((topic, len(value), key))
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result("acked")
+        return done
+
+
+async def test_a_record_at_the_threshold_goes_apart_and_a_smaller_one_does_not() -> None:
+    usual: list[int] = []
+
+    async def send(record: Outgoing) -> Awaitable[object]:
+        usual.append(len(record.value))
+        done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        done.set_result("acked")
+        return done
+
+    large = FakeLarge()
+    split = sending_large_apart(send, large)
+    await split(Outgoing("t", b"k", b"x" * (LARGE_RECORD_BYTES - 1)))
+    confirmation = await split(Outgoing("dlq", b"big", b"x" * LARGE_RECORD_BYTES, (("h", b"v"),)))
+    assert usual == [LARGE_RECORD_BYTES - 1]
+    assert large.sent == [("dlq", LARGE_RECORD_BYTES, b"big")]
+    assert await confirmation == "acked"
