@@ -44,6 +44,7 @@ from mobius.fleet import Worker, child_env
 from mobius.settings import MobiusSettings
 from mobius.stack import LocalStack
 from mobius.tools.bench_concurrency import max_rate_without_lag_growth
+from mobius.tools.bench_kafka import LIGHT_RATE, kafka_floor, light_load_hops
 from mobius.tools.bench_lanes import bench_lanes
 from mobius.tools.bench_load import TIER, Ask, closed_loop, open_loop, question, summarize
 from mobius.tools.bench_ttft import bench_ttft
@@ -203,6 +204,8 @@ async def _measure(bench: PipelineBench, options: BenchOptions) -> dict[str, Any
         latencies = await open_loop(ask, options.rate, options.seconds)
         result |= summarize("overhead", latencies, options.latency_ms)
         result["worker_rss_mb_warm"] = rss_mb(bench.worker_pid)  # after its first thousands
+        result |= await light_load_hops(client, options.latency_ms, options.seconds)
+        result |= await kafka_floor(bench.settings.kafka, bench.settings.topics.queries)
         if options.with_proxy:
             result |= await _proxy_overhead(bench, options)
         result |= await bench_ttft(
@@ -272,9 +275,12 @@ async def _proxy_overhead(bench: PipelineBench, options: BenchOptions) -> dict[s
 
             await ask(-1)
             latencies = await open_loop(ask, options.rate, options.seconds)
+            light = await open_loop(ask, LIGHT_RATE, options.seconds)
     finally:
         proxy.stop()
     summary = summarize("litellm_proxy_overhead", latencies, options.latency_ms)
+    at_light = summarize("litellm_proxy_overhead", light, options.latency_ms)
+    summary |= {f"{key}_20rps": value for key, value in at_light.items()}
     return summary | {"litellm_proxy_group": bench.main_group}
 
 

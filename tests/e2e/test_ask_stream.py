@@ -11,17 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from mobius.settings import settings_env
-from tests.support.cli import MOBIUS, local_settings, processes_under
+from tests.support.cli import MOBIUS, local_mode_env, processes_under, start_dev
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    settings = local_settings(tmp_path / "state")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_BASE"):
-        base.pop(name, None)
-    return {**base, **settings_env(settings), "COLUMNS": "200"}
+    return local_mode_env(tmp_path / "state")
 
 
 def _ask_streaming(env: dict[str, str], question: str) -> tuple[str, str, float, float]:
@@ -42,17 +37,8 @@ def _ask_streaming(env: dict[str, str], question: str) -> tuple[str, str, float,
 
 
 def test_ask_stream_prints_the_answer_as_it_arrives(env: dict[str, str], tmp_path: Path) -> None:
-    dev = subprocess.Popen(
-        [MOBIUS, "dev"], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    dev, _ = start_dev(env)
     try:
-        assert dev.stdout is not None
-        lines = []
-        for line in dev.stdout:
-            lines.append(line)
-            if "ready" in line:
-                break
-        assert any("ready" in line for line in lines), "".join(lines[-40:])
         # A reasoning answer from the smart group streams for seconds at the simulated models' pace.
         question = (
             "Two trains 300 km apart leave at 9:00 toward each other at 70 and 80 km/h. When do they meet?"

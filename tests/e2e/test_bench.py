@@ -35,6 +35,16 @@ KEYS = [
     "ttft_p99_ms",
     "simulator_ttft_p50_ms",
     "simulator_ttft_p99_ms",
+    "worker_cpu_ms_per_stream",
+    "overhead_p50_ms_20rps",
+    "overhead_p99_ms_20rps",
+    "litellm_proxy_overhead_p50_ms_20rps",
+    "kafka_hop_p50_ms",
+    "kafka_hop_p99_ms",
+    "kafka_hop_to_worker_p50_ms",
+    "kafka_hop_back_p50_ms",
+    "kafka_floor_p50_ms",
+    "kafka_floor_p99_ms",
 ]
 
 
@@ -68,6 +78,12 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert report["litellm_proxy_overhead_samples"] >= 55  # the same load through LiteLLM's proxy
     _ordered_overheads(report, "overhead")
     _ordered_overheads(report, "litellm_proxy_overhead")
+    assert report["overhead_samples_20rps"] >= 55 and report["litellm_proxy_overhead_samples_20rps"] >= 55
+    # A hop through the pipeline cannot beat one bare record through the same broker by much
+    # (its samples are whole milliseconds); both are within a second on loopback.
+    assert 0 < report["kafka_floor_p50_ms"] <= report["kafka_floor_p99_ms"] < 1000
+    assert 0 <= report["kafka_hop_p50_ms"] <= report["kafka_hop_p99_ms"] < 1000
+    assert report["worker_cpu_ms_per_stream"] > 0
 
     assert report["throughput_rps"] > 0 and report["bare_router_rps"] > 0
     ratio = report["throughput_rps"] / report["bare_router_rps"]  # of the rounded rates: near, not equal

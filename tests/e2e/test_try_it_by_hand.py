@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import signal
@@ -11,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mobius.settings import settings_env
-from tests.support.cli import MOBIUS, local_settings, processes_under
+from tests.support.cli import MOBIUS, local_mode_env, processes_under, start_dev
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -26,12 +24,7 @@ def _commands() -> list[str]:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    """A private stack's ports, and no provider keys: local mode, as on a fresh machine."""
-    settings = local_settings(tmp_path / "state")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_BASE"):
-        base.pop(name, None)
-    return {**base, **settings_env(settings), "COLUMNS": "200"}
+    return local_mode_env(tmp_path / "state")
 
 
 def test_the_readme_section_runs_as_written(env: dict[str, str], tmp_path: Path) -> None:
@@ -77,17 +70,8 @@ def test_a_worker_with_neither_keys_nor_simulator_refuses_in_one_line(env: dict[
 def test_mobius_dev_runs_everything_in_the_foreground_and_ctrl_c_stops_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    dev = subprocess.Popen(
-        [MOBIUS, "dev"], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    lines: list[str] = []
+    dev, lines = start_dev(env)
     try:
-        assert dev.stdout is not None
-        for line in dev.stdout:  # ends when dev exits: the timeout below bounds the whole test
-            lines.append(line)
-            if "ready" in line:
-                break
-        assert any("ready" in line for line in lines), "".join(lines[-40:])
         ask = subprocess.run(
             [MOBIUS, "ask", "Write a bash script that counts lines in every .py file", "--tier", "pro"],
             env=env,

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 
 from infra.ports import pick_free_port
-from mobius.settings import MobiusSettings
+from mobius.settings import MobiusSettings, settings_env
 
 MOBIUS = str(Path(sys.executable).parent / "mobius")
 PROVIDER_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_BASE")
@@ -62,3 +62,28 @@ def processes_under(state_dir: Path) -> list[int]:
         except psutil.Error:
             continue
     return found
+
+
+def local_mode_env(state_dir: Path) -> dict[str, str]:
+    """A private stack's ports and no provider keys: local mode, as on a fresh machine."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_BASE"):
+        base.pop(name, None)
+    return {**base, **settings_env(local_settings(state_dir)), "COLUMNS": "200"}
+
+
+def start_dev(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """`mobius dev` in the foreground, once it says ready; its output lines so far."""
+    dev = subprocess.Popen(
+        [MOBIUS, "dev"], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    lines: list[str] = []
+    assert dev.stdout is not None
+    for line in dev.stdout:  # ends when dev exits: the caller's timeout bounds the whole test
+        lines.append(line)
+        if "ready" in line:
+            break
+    if not any("ready" in line for line in lines):
+        dev.kill()
+        raise AssertionError("".join(lines[-40:]))
+    return dev, lines

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
@@ -83,6 +84,19 @@ async def _forget_spend_and_cache(settings: MobiusSettings) -> None:
                 await client.delete(*found)
     finally:
         await client.aclose()
+
+
+@contextlib.contextmanager
+def serving_pipeline(base: MobiusSettings, **options: Any) -> Iterator[Pipeline]:
+    """`running_pipeline`, yielded once a worker has answered (it owns the partitions)."""
+    with running_pipeline(base, **options) as running:
+
+        async def warm() -> None:
+            async with MobiusClient(running.settings.kafka, running.settings.topics) as client:
+                await wait_until_serving(client)
+
+        asyncio.run(warm())
+        yield running
 
 
 async def wait_until_serving(client: MobiusClient, timeout: float = 90.0) -> None:

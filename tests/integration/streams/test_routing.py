@@ -10,20 +10,14 @@ import pytest
 from mobius.settings import MobiusSettings
 from schemas.events import QueryHints
 from streams.client import MobiusClient
-from tests.support.pipeline import Pipeline, running_pipeline, wait_until_serving
+from tests.support.pipeline import Pipeline, serving_pipeline
 
 SIMPLE = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 @pytest.fixture(scope="module")
 def pipeline(stack_settings: MobiusSettings) -> Iterator[Pipeline]:
-    with running_pipeline(stack_settings) as running:
-
-        async def warm() -> None:
-            async with MobiusClient(running.settings.kafka, running.settings.topics) as client:
-                await wait_until_serving(client)
-
-        asyncio.run(warm())
+    with serving_pipeline(stack_settings) as running:
         yield running
 
 

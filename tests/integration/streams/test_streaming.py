@@ -3,7 +3,6 @@ simulator's SSE streams."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,7 +11,7 @@ import yaml
 from mobius.settings import DEFAULT_ROUTER_CONFIG, MobiusSettings
 from schemas.events import ReplyChunk, ReplyEvent
 from streams.client import MobiusClient, StreamFailed
-from tests.support.pipeline import Pipeline, running_pipeline, wait_until_serving
+from tests.support.pipeline import Pipeline, serving_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +21,7 @@ def pipeline(stack_settings: MobiusSettings, tmp_path_factory: pytest.TempPathFa
     config["router_settings"]["num_retries"] = 8
     patient = tmp_path_factory.mktemp("router") / "router.yaml"
     patient.write_text(yaml.safe_dump(config))
-    with running_pipeline(stack_settings, router_config=patient) as running:
-
-        async def warm() -> None:
-            async with MobiusClient(running.settings.kafka, running.settings.topics) as client:
-                await wait_until_serving(client)
-
-        asyncio.run(warm())
+    with serving_pipeline(stack_settings, router_config=patient) as running:
         yield running
 
 
