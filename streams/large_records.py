@@ -7,14 +7,14 @@ record handed to the same producer meanwhile waits for it. Measured on one broke
 shared producer, 12.5 ms when the big one went by a second producer, 2.7 ms with no big record.
 
 The second producer starts with the first large record (most processes never send one). Records
-split this way keep their order only among their own kind; the callers' records are independent
-(queries of one user, or a query's dead letter beside its reply).
+split this way keep their order only among their own kind, so only independent records take it:
+a client's queries, a worker's dead letters (never a reply, which must follow its chunks).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -50,6 +50,7 @@ class LargeRecordProducer:
         self.kafka = kafka
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
+        self._closed = False
 
     async def send(
         self,
@@ -64,24 +65,34 @@ class LargeRecordProducer:
         return future
 
     async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        """Flush and close; a large record sent after this fails (nothing starts a new producer)."""
+        async with self._starting:
+            self._closed = True
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
 
     async def _started(self) -> AIOKafkaProducer:
         async with self._starting:
+            if self._closed:
+                raise RuntimeError("the large-record producer was stopped")
             if self._producer is None:
                 producer = new_producer(self.kafka)
-                await start_client(self.kafka, producer.start)
+                try:
+                    await start_client(self.kafka, producer.start)
+                except BaseException:
+                    await producer.stop()  # a half-started producer holds connections and tasks
+                    raise
                 self._producer = producer
         return self._producer
 
 
-def sending_large_apart(send: Send, large: LargeRecordProducer) -> Send:
-    """`send`, except that a large record goes by `large`."""
+def sending_large_apart(send: Send, large: LargeRecordProducer, topics: Collection[str]) -> Send:
+    """`send`, except that a large record for one of `topics` goes by `large`. Only topics whose
+    records need no order with the others': a reply must stay behind its chunks on one producer."""
 
     async def split(record: Outgoing) -> Awaitable[object]:
-        if not is_large(record.value):
+        if record.topic not in topics or not is_large(record.value):
             return await send(record)
         return await large.send(record.topic, record.value, record.key, list(record.headers) or None)
 

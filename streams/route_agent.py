@@ -62,11 +62,14 @@ def register_route_agent(
     lane_topics: Mapping[Tier, str] | None = None,
     lane_weights: Mapping[Tier, int] = DEFAULT_WEIGHTS,
     large: LargeRecordProducer | None = None,
+    dead_letter_topics: frozenset[str] = frozenset(),
 ) -> None:
     """Add the route agents to `app`: queries in, replies, records and dead letters out (a record
     for a topic other than `own_topics` goes out only if `topics` says it exists; a large one,
-    such as a long prompt's dead letter, by `large` when given)."""
-    send = _sender(app) if large is None else sending_large_apart(_sender(app), large)
+    a dead letter for one of `dead_letter_topics`, by `large` when given)."""
+    send = _sender(app)
+    if large is not None:  # dead letters only: replies and chunks keep one producer, in order
+        send = sending_large_apart(send, large, dead_letter_topics)
     shared = _Shared(
         make_pipeline=_once(make_pipeline),
         send=refusing_missing_topics(send, topics, own_topics),

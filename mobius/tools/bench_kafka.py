@@ -2,8 +2,10 @@
 
 Hops at 20 req/s (open loop, the provider at `latency_ms`): to the worker is the reply's
 `queue_wait_ms` (query created -> read by the worker; at this load nothing waits for a slot), back
-is the client's arrival time minus the reply's `answered_at`. Both come from millisecond
-timestamps (the events' Avro fields), so each sample is within 1 ms; the means are unbiased.
+is the client's arrival time minus the reply's `answered_at`. Both are differences of millisecond
+timestamps (the events' Avro fields), so each sample is within 1 ms and the means are unbiased.
+The way back also holds what the worker does between answering and publishing (the reply
+store's Redis write, encoding the reply and the completion record).
 The floor: a bare aiokafka producer (acks=all, idempotent, the client's linger) and consumer
 (the worker's fetch wait) on the same broker, one record at a time, produce -> consumed.
 The same 20 req/s run gives the overhead at light load (`overhead_*_20rps`).
@@ -14,13 +16,13 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from mobius.tools.bench_load import TIER, open_loop, question, summarize
 from mobius.tools.stats import percentile
+from schemas.events import now_utc
 from streams.client import AskTimeout, MobiusClient
 from streams.config import KafkaConfig
 from streams.kafka_options import client_options
@@ -42,7 +44,7 @@ async def light_load_hops(client: MobiusClient, latency_ms: int, seconds: float)
             reply = await client.ask(question(i), user_id=f"hop-{i % 64}", tier=TIER, timeout=60)
         except AskTimeout:
             return False
-        arrived = datetime.now(UTC)
+        arrived = now_utc()  # cut to the millisecond like answered_at, so the difference is fair
         to_worker.append(float(reply.queue_wait_ms))
         back.append((arrived - reply.answered_at).total_seconds() * 1000)
         return reply.status == "ok"
@@ -63,9 +65,9 @@ async def kafka_floor(kafka: KafkaConfig, topic_prefix: str) -> dict[str, Any]:
     await ensure_topics(kafka, [topic], partitions=1)
     producer = new_producer(kafka)
     consumer = AIOKafkaConsumer(**client_options(kafka), group_id=None, fetch_max_wait_ms=FETCH_WAIT_MS)
-    await producer.start()
-    await consumer.start()
     try:
+        await producer.start()
+        await consumer.start()
         partition = TopicPartition(topic, 0)
         consumer.assign([partition])
         await consumer.seek_to_end(partition)

@@ -100,6 +100,7 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
         lane_topics=settings.topics.lanes(),
         lane_weights=settings.worker_lane_weights,
         large=large_records,
+        dead_letter_topics=frozenset({settings.topics.dlq}),
     )
 
     async def stop_large_records(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -169,9 +169,11 @@ class RoutePipeline:
             rejected = LLMError(exc.code, exc.message)
             return out + await self._answer(query, received_at, classification, None, rejected, trace=trace)
         on_text = writer.text if writer is not None else None
-        call = await self._call_through_cache(query, decision, messages, received_at, on_text)
-        if writer is not None:  # the pieces still held go out before the final reply
-            await writer.flush()
+        try:
+            call = await self._call_through_cache(query, decision, messages, received_at, on_text)
+        finally:
+            if writer is not None:  # the pieces still held go out before the final reply
+                await writer.flush()
         if isinstance(call, LLMResult):  # a cache hit: streamed too, from the cached text
             if writer is not None:
                 await writer.replay(call.content)

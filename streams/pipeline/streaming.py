@@ -5,9 +5,11 @@ while the final reply and completion record stay on the pipeline's return path (
 acked). Each attempt at a query streams under a stream_id of its own from sequence 0, so a
 redelivery after a crash starts a new stream the client can tell from the old one.
 
-Pieces are coalesced: the first goes out at once (it is the time to first token), later ones are
-joined until `interval_s` has passed since the last chunk, so a provider sending a token every few
-milliseconds costs a Kafka record every `interval_s`, not one per token. Each record costs the
+Pieces are coalesced: the first goes out at once (it is the time to first token); later ones are
+held and go out with the first piece that arrives `interval_s` or more after the last chunk, so a
+provider sending a token every few milliseconds costs a Kafka record every `interval_s`, not one
+per token. There is no timer: if the provider pauses mid-answer, what is held waits for its next
+piece (or the end). Each record costs the
 worker a produce request and the caller a fetch; per token they made streaming ~7x dearer in CPU
 than an unstreamed answer and saturated a worker at 20 streams/s. Whatever is still held when the
 answer ends (or breaks) goes out in `flush`, before the final reply.

@@ -19,11 +19,7 @@ PROVIDER_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", 
 def run_mobius(
     *args: str, env: dict[str, str], path: str | None = None, timeout: float = 240, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    # A machine's own provider keys must not switch a test out of local mode: tests set what they need.
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_") and k not in PROVIDER_VARIABLES
-    }
-    full_env.update(env)
+    full_env = _local_environ() | env
     full_env["COLUMNS"] = "200"  # keep rich tables on one line per row
     if path is not None:
         full_env["PATH"] = path
@@ -66,10 +62,15 @@ def processes_under(state_dir: Path) -> list[int]:
 
 def local_mode_env(state_dir: Path) -> dict[str, str]:
     """A private stack's ports and no provider keys: local mode, as on a fresh machine."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_")}
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_BASE"):
-        base.pop(name, None)
-    return {**base, **settings_env(local_settings(state_dir)), "COLUMNS": "200"}
+    return {**_local_environ(), **settings_env(local_settings(state_dir)), "COLUMNS": "200"}
+
+
+def _local_environ() -> dict[str, str]:
+    """This process's environment without MOBIUS_ settings or provider variables: a machine's own
+    provider keys must not switch a test out of local mode (tests set what they need)."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("MOBIUS_") and k not in PROVIDER_VARIABLES
+    }
 
 
 def start_dev(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
@@ -85,5 +86,6 @@ def start_dev(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
             break
     if not any("ready" in line for line in lines):
         dev.kill()
+        dev.wait(timeout=30)
         raise AssertionError("".join(lines[-40:]))
     return dev, lines

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from schemas.events import ReplyChunk, decode_reply_record
-from streams.outgoing import Outgoing
 from streams.pipeline.streaming import ChunkWriter
 from tests.support.events import QUERY
+from tests.support.route_pipelines import RecordingChunkSink
 
 
 class Clock:
@@ -16,24 +15,8 @@ class Clock:
         return self.now
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.records: list[Outgoing] = []
-
-    async def __call__(self, record: Outgoing) -> None:
-        self.records.append(record)
-
-    def chunks(self) -> list[ReplyChunk]:
-        decoded = [decode_reply_record(r.value) for r in self.records]
-        assert all(isinstance(c, ReplyChunk) for c in decoded)
-        return [c for c in decoded if isinstance(c, ReplyChunk)]
-
-    def texts(self) -> list[str]:
-        return [c.text for c in self.chunks()]
-
-
 async def test_the_first_piece_goes_at_once_and_later_ones_join_until_the_interval_passes() -> None:
-    clock, sink = Clock(), Sink()
+    clock, sink = Clock(), RecordingChunkSink()
     writer = ChunkWriter(QUERY, sink, interval_s=0.05, clock=clock)
     await writer.text("The ")
     assert sink.texts() == ["The "]  # time to first token is not held back
@@ -48,7 +31,7 @@ async def test_the_first_piece_goes_at_once_and_later_ones_join_until_the_interv
 
 
 async def test_an_interval_of_zero_sends_every_piece() -> None:
-    sink = Sink()
+    sink = RecordingChunkSink()
     writer = ChunkWriter(QUERY, sink, interval_s=0.0, clock=Clock())
     for piece in ("a ", "b ", "c"):
         await writer.text(piece)
@@ -56,6 +39,6 @@ async def test_an_interval_of_zero_sends_every_piece() -> None:
 
 
 async def test_a_replayed_answer_is_its_first_word_then_the_rest_in_one_chunk() -> None:
-    sink = Sink()
+    sink = RecordingChunkSink()
     await ChunkWriter(QUERY, sink, clock=Clock()).replay("Paris is the capital of France.")
     assert sink.texts() == ["Paris ", "is the capital of France."]
