@@ -19,7 +19,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,21 +67,21 @@ class PendingBatch:
 
 
 @dataclass
-class Batch:
-    """Rows buffered since the last flush, with the offsets they came from."""
+class Batch(Generic[T]):
+    """Records buffered since the last flush, with the offsets they came from."""
 
     started: float = field(default_factory=time.monotonic)
-    rows: list[list[Any]] = field(default_factory=list)
+    items: list[T] = field(default_factory=list)
     ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
 
-    def add(self, partition: int, offset: int, row: list[Any] | None) -> None:
-        """Buffer a row (None: a record that yields no row, whose offset must still be committed)."""
+    def add(self, partition: int, offset: int, item: T | None) -> None:
+        """Buffer a record (None: one that yields no row, whose offset must still be committed)."""
         if self.empty:
             self.started = time.monotonic()  # a batch ages from its first record, not from idling
         first, _ = self.ranges.get(partition, (offset, offset))
         self.ranges[partition] = (first, offset)
-        if row is not None:
-            self.rows.append(row)
+        if item is not None:
+            self.items.append(item)
 
     @property
     def empty(self) -> bool:
@@ -89,7 +91,7 @@ class Batch:
         if self.empty:
             return False
         age = (time.monotonic() if now is None else now) - self.started
-        return len(self.rows) >= max_rows or age >= max_wait_s
+        return len(self.items) >= max_rows or age >= max_wait_s
 
 
 class IntentFile:

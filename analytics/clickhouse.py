@@ -75,6 +75,11 @@ def connect(dsn: str, password: SecretStr | None = None, database: str | None = 
         raise ClickHouseUnavailable(_explain(dsn, exc)) from exc
 
 
+def runs_in_process(client: Client) -> bool:
+    """Whether the client's engine is embedded here (chDB), so it reads this machine's files."""
+    return type(client).__name__ == "ChdbClient"
+
+
 def server_version(client: Client) -> str:
     try:
         return str(client.query("SELECT version()").result_rows[0][0])

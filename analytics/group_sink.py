@@ -36,6 +36,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from analytics.batch import Batch, PendingBatch
+from analytics.encoded import EncodedCompletion
 from analytics.sink import SinkConfig, SinkCore
 from analytics.writer import RowWriter
 from streams.config import KafkaConfig, TopicNames
@@ -67,7 +68,7 @@ class GroupSink(SinkCore):
     ) -> None:
         super().__init__(kafka, topics, writer, config=config)
         self._admin = AIOKafkaAdminClient(**client_options(kafka))
-        self._batches: dict[int, Batch] = {}
+        self._batches: dict[int, Batch[EncodedCompletion]] = {}
         self._replays: dict[int, PendingBatch] = {}  # a previous owner's unfinished batch, to redo
         self._owned: set[int] = set()
         self._generation = 0  # bumped by every rebalance: records fetched before one are stale
@@ -126,18 +127,18 @@ class GroupSink(SinkCore):
             else:
                 self._replays.pop(partition, None)
             replay = None
-        row = await self._row_or_dead_letter(record)
+        encoded = await self._admit(record)
         if generation != self._generation or not self._ready.is_set() or partition not in self._owned:
             return False
-        self._batches.setdefault(partition, Batch()).add(partition, record.offset, row)
+        self._batches.setdefault(partition, Batch()).add(partition, record.offset, encoded)
         if replay is not None and record.offset >= replay.ranges[partition][1]:
             await self._flush(partition)  # exactly the previous owner's range, under its token
         return True
 
     def _buffered(self) -> int:
-        return sum(len(batch.rows) for batch in self._batches.values())
+        return sum(len(batch.items) for batch in self._batches.values())
 
-    def _open(self) -> list[Batch]:
+    def _open(self) -> list[Batch[EncodedCompletion]]:
         """Batches that close by size or age; a redone range closes at its last offset only."""
         return [b for p, b in self._batches.items() if p not in self._replays and not b.empty]
 
@@ -166,7 +167,7 @@ class GroupSink(SinkCore):
             tp = TopicPartition(self.topic, partition)
             try:
                 await self._commit(tp, first, pending.as_offset_metadata(), what="batch intent")
-                await self._write_until_done(batch.rows, pending.token)
+                await self._write_until_done(batch.items, pending.token)
                 if self.after_insert is not None:
                     self.after_insert()
                 await self._commit(tp, last + 1, "", what="offset commit")

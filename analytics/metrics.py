@@ -1,5 +1,5 @@
 """The sink's Prometheus metrics: rows and batches written, insert latency, freshness (how old a
-batch's oldest record was when ClickHouse took it) and undecodable records."""
+batch's oldest Kafka record was when ClickHouse took it) and undecodable records."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SINK_INSERT_SECONDS = Histogram(
 )
 SINK_FRESHNESS_SECONDS = Histogram(
     "mobius_sink_freshness_seconds",
-    "From a batch's oldest record being completed to its insert.",
+    "From a batch's oldest record reaching Kafka (its timestamp, set as the worker sends it) to its insert.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 SINK_DEAD_LETTERS = Counter("mobius_sink_dead_letters_total", "Completion records that could not be decoded.")

@@ -13,12 +13,13 @@ With a ClickHouse server, sinks share the partitions in a consumer group (analyt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 
 from analytics.batch import Batch, IntentFile, PendingBatch
 from analytics.clickhouse import ClickHouseUnavailable
+from analytics.encoded import EncodedCompletion, fallback_token, oldest_timestamp_ms, read_encoded
 from analytics.metrics import (
     SINK_BATCH_ROWS,
     SINK_DEAD_LETTERS,
@@ -34,8 +36,8 @@ from analytics.metrics import (
     SINK_INSERT_SECONDS,
     SINK_ROWS,
 )
-from analytics.rows import COLUMNS, completion_row
-from analytics.writer import RowWriter
+from analytics.rows import completion_row
+from analytics.writer import RejectedBatch, RowWriter
 from schemas.codec import DecodeError
 from schemas.events import decode_completion
 from schemas.vocabulary import DLQ_REASON, DLQ_SOURCE
@@ -47,9 +49,9 @@ from streams.retrying import until_done
 from streams.topics import topic_partitions
 
 logger = logging.getLogger("mobius.analytics.sink")
-COMPLETED_AT = COLUMNS.index("completed_at")
 LAG_INTERVAL_S = 2.0
 SINK_GROUP = "mobius-analytics-sink"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,19 @@ class SinkConfig:
     """How big and how old a batch may grow, and the consumer group whose offsets the sink commits
     (in server mode also the group the sinks share the partitions in, with its session timeout)."""
 
-    max_rows: int = 5000
+    max_rows: int = 20000
     max_wait_s: float = 0.5
     group_id: str = SINK_GROUP
     session_timeout_s: float = 10.0
 
 
 class SinkCore:
-    """What every sink shares: its Kafka clients, decoding (or dead-lettering), the retried insert."""
+    """What every sink shares: its Kafka clients, framing (or dead-lettering), the retried insert.
+
+    A record is kept as its Avro body (analytics/encoded.py): the frame and the request id are read
+    as it arrives, a record without a known frame is dead-lettered at once, and ClickHouse decodes
+    the rest. A batch ClickHouse refuses is decoded here record by record (today's slow path),
+    so a bad record still becomes a dead letter with its reason and the others still land."""
 
     def __init__(
         self,
@@ -108,46 +115,74 @@ class SinkCore:
         """Read, batch and write until `stop` is set."""
         raise NotImplementedError
 
-    async def _row_or_dead_letter(self, record: ConsumerRecord[bytes, bytes]) -> list[object] | None:
+    async def _admit(self, record: ConsumerRecord[bytes, bytes]) -> EncodedCompletion | None:
+        """The record, framed and named by its request id; None once it is dead-lettered."""
         try:
-            return completion_row(decode_completion(record.value or b""))
-        except (DecodeError, ValidationError) as exc:  # never stops the sink, never silently dropped
-            reason = f"undecodable completion record: {type(exc).__name__}: {exc}"
-            SINK_DEAD_LETTERS.inc()
-            logger.warning("%s at %s[%d]@%d", reason, record.topic, record.partition, record.offset)
-            headers = [
-                (DLQ_REASON, reason.encode()),
-                (DLQ_SOURCE, f"{record.topic}[{record.partition}]@{record.offset}".encode()),
-            ]
-            await self._producer.send_and_wait(
-                self.topics.dlq, record.value or b"", key=record.key, headers=headers
+            return read_encoded(
+                record.partition, record.offset, record.timestamp, record.key, record.value or b""
             )
+        except DecodeError as exc:
+            source = f"{record.topic}[{record.partition}]@{record.offset}"
+            await self._dead_letter(source, record.key, record.value or b"", exc)
             return None
 
-    async def _write_until_done(self, rows: list[list[object]], token: str) -> None:
-        """Insert, retrying while ClickHouse is away (Kafka keeps the records meanwhile)."""
+    async def _dead_letter(self, source: str, key: bytes | None, value: bytes, exc: Exception) -> None:
+        """Never stops the sink, never silently dropped: the record goes to the DLQ with the reason."""
+        reason = f"undecodable completion record: {type(exc).__name__}: {exc}"
+        SINK_DEAD_LETTERS.inc()
+        logger.warning("%s at %s", reason, source)
+        headers = [(DLQ_REASON, reason.encode()), (DLQ_SOURCE, source.encode())]
+        await self._producer.send_and_wait(self.topics.dlq, value, key=key, headers=headers)
 
-        async def write() -> None:
-            await asyncio.to_thread(self._locked_write, rows, token)
+    async def _write_until_done(self, records: list[EncodedCompletion], token: str) -> None:
+        """Insert, retrying while ClickHouse is away (Kafka keeps the records meanwhile); a batch
+        ClickHouse refuses is decoded here, its bad records dead-lettered, its rows written."""
+
+        async def write_encoded() -> None:
+            await asyncio.to_thread(self._locked, self.writer.write_encoded, records, token)
 
         started = time.perf_counter()
-        await until_done(write, retry_on=ClickHouseUnavailable, what="insert into ClickHouse", logger=logger)
-        self.rows_written += len(rows)
-        self.batches_written += 1
-        if rows:
-            SINK_INSERT_SECONDS.observe(time.perf_counter() - started)
-            SINK_BATCH_ROWS.observe(len(rows))
-            SINK_ROWS.inc(len(rows))
-            completed = [row[COMPLETED_AT] for row in rows]
-            oldest = min((c for c in completed if isinstance(c, datetime)), default=None)
-            if oldest is not None:
-                SINK_FRESHNESS_SECONDS.observe(max(0.0, (datetime.now(UTC) - oldest).total_seconds()))
+        try:
+            await until_done(
+                write_encoded, retry_on=ClickHouseUnavailable, what="insert into ClickHouse", logger=logger
+            )
+            written = len(records)
+        except RejectedBatch as exc:
+            logger.warning("%s; decoding batch %s record by record", exc, token)
+            rows = await self._rows_or_dead_letters(records)
 
-    def _locked_write(self, rows: list[list[object]], token: str) -> None:
-        if not rows:
+            async def write_rows() -> None:
+                await asyncio.to_thread(self._locked, self.writer.write, rows, fallback_token(token))
+
+            await until_done(
+                write_rows, retry_on=ClickHouseUnavailable, what="insert into ClickHouse", logger=logger
+            )
+            written = len(rows)
+        self.rows_written += written
+        self.batches_written += 1
+        if records:
+            SINK_INSERT_SECONDS.observe(time.perf_counter() - started)
+            SINK_BATCH_ROWS.observe(written)
+            SINK_ROWS.inc(written)
+            oldest = oldest_timestamp_ms(records)
+            if oldest is not None:
+                SINK_FRESHNESS_SECONDS.observe(max(0.0, time.time() - oldest / 1000))
+
+    async def _rows_or_dead_letters(self, records: list[EncodedCompletion]) -> list[list[object]]:
+        rows = []
+        for record in records:
+            try:
+                rows.append(completion_row(decode_completion(record.value)))
+            except (DecodeError, ValidationError) as exc:
+                source = f"{self.topic}[{record.partition}]@{record.offset}"
+                await self._dead_letter(source, record.key, record.value, exc)
+        return rows
+
+    def _locked(self, write: Callable[[list[T], str], None], items: list[T], token: str) -> None:
+        if not items:
             return
         with self.db_lock:
-            self.writer.write(rows, token)
+            write(items, token)
 
 
 class CompletionSink(SinkCore):
@@ -181,27 +216,43 @@ class CompletionSink(SinkCore):
             await self._producer.stop()
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        batch = Batch()
-        while not stop.is_set():
-            left_s = self.config.max_wait_s - (time.monotonic() - batch.started) if not batch.empty else 1.0
-            fetched = await self._consumer.getmany(
-                timeout_ms=max(10, int(min(left_s, self.config.max_wait_s) * 1000)),
-                max_records=max(1, self.config.max_rows - len(batch.rows)),
-            )
-            for tp, records in fetched.items():
-                for record in records:
-                    batch.add(tp.partition, record.offset, await self._row_or_dead_letter(record))
-            await self.report_lag_now_and_then()
-            if batch.due(self.config.max_rows, self.config.max_wait_s):
+        """Read while the previous batch is written: ClickHouse takes a batch in a thread, so the
+        next one fills meanwhile. One batch at a time is written (and recorded in the intent file):
+        a batch that comes due waits for the one before it to be inserted and committed."""
+        batch: Batch[EncodedCompletion] = Batch()
+        writing: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                left_s = (
+                    self.config.max_wait_s - (time.monotonic() - batch.started) if not batch.empty else 1.0
+                )
+                fetched = await self._consumer.getmany(
+                    timeout_ms=max(10, int(min(left_s, self.config.max_wait_s) * 1000)),
+                    max_records=max(1, self.config.max_rows - len(batch.items)),
+                )
+                for records in fetched.values():
+                    for record in records:
+                        batch.add(record.partition, record.offset, await self._admit(record))
+                await self.report_lag_now_and_then()
+                if batch.due(self.config.max_rows, self.config.max_wait_s):
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(self._flush(batch))
+                    batch = Batch()
+            if writing is not None:
+                await writing
+            if not batch.empty:
                 await self._flush(batch)
-                batch = Batch()
-        if not batch.empty:
-            await self._flush(batch)
+        finally:
+            if writing is not None and not writing.done():  # stopped from outside: as a crash would
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writing
 
-    async def _flush(self, batch: Batch) -> None:
+    async def _flush(self, batch: Batch[EncodedCompletion]) -> None:
         pending = PendingBatch.for_ranges(self.topic, batch.ranges)
         self.intent.write(pending)
-        await self._write_until_done(batch.rows, pending.token)
+        await self._write_until_done(batch.items, pending.token)
         if self.after_insert is not None:
             self.after_insert()
         await self._commit(pending)
@@ -215,7 +266,7 @@ class CompletionSink(SinkCore):
         logger.warning("replaying the uncommitted batch %s: %s", pending.token, pending.ranges)
         for partition, (first, _) in pending.ranges.items():
             self._consumer.seek(TopicPartition(self.topic, partition), first)
-        batch = Batch()
+        batch: Batch[EncodedCompletion] = Batch()
         left = dict(pending.ranges)
         async with asyncio.timeout(120):
             while left:
@@ -223,10 +274,10 @@ class CompletionSink(SinkCore):
                 for tp, records in fetched.items():
                     for record in records:
                         if pending.contains(tp.partition, record.offset):
-                            batch.add(tp.partition, record.offset, await self._row_or_dead_letter(record))
+                            batch.add(tp.partition, record.offset, await self._admit(record))
                         if tp.partition in left and record.offset >= left[tp.partition][1]:
                             del left[tp.partition]
-        await self._write_until_done(batch.rows, pending.token)
+        await self._write_until_done(batch.items, pending.token)
         await self._commit(pending)
         self.intent.clear()
         for tp in self._partitions:  # read on from what is now committed, not from the replay's position

@@ -65,7 +65,7 @@ class MobiusSettings(BaseSettings):
     sink_group: str = "mobius-analytics-sink"
     sink_session_timeout_s: float = 10.0
     # A batch is written at this many rows or this age (in server mode, one insert per partition).
-    sink_max_rows: int = 5000
+    sink_max_rows: int = 20000
     sink_max_wait_s: float = 0.5
 
     # chdb:///path selects the embedded engine; http(s)://host:port a ClickHouse server.

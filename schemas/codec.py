@@ -107,6 +107,22 @@ class AvroCodec:
             raise DecodeError(f"{len(body) - stream.tell()} trailing bytes after the record")
         return record
 
+    def writer_of(self, data: bytes) -> tuple[bytes, bytes]:
+        """The fingerprint of the writer schema the frame names and the Avro body after the frame,
+        without decoding it (for a reader that hands bodies on, e.g. to ClickHouse's own Avro
+        input); DecodeError when the frame or its schema is unknown."""
+        if data.startswith(SINGLE_OBJECT_MAGIC) and len(data) >= SINGLE_OBJECT_HEADER:
+            fingerprint_bytes = data[2:SINGLE_OBJECT_HEADER]
+            if fingerprint_bytes not in self._writers:
+                raise DecodeError(f"unknown schema fingerprint {fingerprint_bytes.hex()}")
+            return fingerprint_bytes, data[SINGLE_OBJECT_HEADER:]
+        writer, body = self._writer_for(data)
+        return schema_fingerprint(writer), body
+
+    def writer_schema(self, fingerprint: bytes) -> Schema:
+        """A writer schema this codec knows, by fingerprint (KeyError if none)."""
+        return self._writers[fingerprint]
+
     def _writer_for(self, data: bytes) -> tuple[Schema, bytes]:
         if data.startswith(SINGLE_OBJECT_MAGIC) and len(data) >= SINGLE_OBJECT_HEADER:
             fingerprint_bytes = data[2:SINGLE_OBJECT_HEADER]

@@ -15,10 +15,11 @@ from clickhouse_connect.driver.client import Client
 
 from analytics.batch import IntentFile
 from analytics.clickhouse import ClickHouseUnavailable
+from analytics.encoded import EncodedCompletion
 from analytics.sink import CompletionSink, SinkConfig
 from analytics.writer import CompletionsWriter, RowWriter
 from mobius.settings import MobiusSettings
-from schemas.events import ReplyEvent
+from schemas.events import COMPLETION_CODEC, ReplyEvent, encode_completion
 from streams.client import MobiusClient
 from streams.kafka_options import client_options
 from streams.topics import ensure_topics
@@ -41,10 +42,17 @@ class FlakyWriter:
         self.calls = 0
 
     def write(self, rows: Sequence[Sequence[Any]], token: str) -> None:
+        self._maybe_fail()
+        self.inner.write(rows, token)
+
+    def write_encoded(self, records: Sequence[EncodedCompletion], token: str) -> None:
+        self._maybe_fail()
+        self.inner.write_encoded(records, token)
+
+    def _maybe_fail(self) -> None:
         self.calls += 1
         if self.calls <= self.failures:
             raise ClickHouseUnavailable("connection refused (simulated)")
-        self.inner.write(rows, token)
 
 
 async def until_committed(sink: CompletionSink, offsets: int, timeout: float = 60) -> None:
@@ -188,6 +196,32 @@ async def test_an_undecodable_record_is_dead_lettered_and_does_not_stop_the_sink
         letters = await read_until(dlq, 1)
     assert letters[0].value == b"not a record"
     assert b"undecodable completion record" in dict(letters[0].headers)["mobius.dlq.reason"]
+
+
+async def test_a_record_clickhouse_refuses_falls_back_to_decoding_and_is_dead_lettered(
+    settings: MobiusSettings, database: Client, tmp_path: Path
+) -> None:
+    """A framed record whose body breaks the model (a status outside ok/error) reaches ClickHouse
+    in the batch's Avro file; the batch is refused, decoded record by record, and the others land."""
+    weird = COMPLETION_CODEC.encode({**record(3, cost=1).model_dump(), "status": "weird"})
+    good = [record(i, cost=100 + i) for i in range(6) if i != 3]
+    producer = AIOKafkaProducer(**client_options(settings.kafka))
+    await producer.start()
+    for r in good[:3]:
+        await producer.send_and_wait(settings.topics.completions, encode_completion(r))
+    await producer.send_and_wait(settings.topics.completions, weird, key=b"req-3")
+    for r in good[3:]:
+        await producer.send_and_wait(settings.topics.completions, encode_completion(r))
+    await producer.stop()
+    sink = _sink(settings, CompletionsWriter(database), tmp_path / "i.json")
+    async with running(sink), topic_reader(settings, settings.topics.dlq) as dlq:
+        await until(database, "SELECT count() FROM completions", len(good))
+        letters = await read_until(dlq, 1)
+        await until_committed(sink, len(good) + 1)
+    assert totals(database)[:2] == (len(good), sum(r.cost_nano_usd for r in good))
+    assert letters[0].value == weird and letters[0].key == b"req-3"
+    reason = dict(letters[0].headers)["mobius.dlq.reason"]
+    assert b"undecodable completion record: ValidationError" in reason and b"status" in reason
 
 
 def test_a_real_pipeline_run_lands_with_exact_cost_sums(

@@ -4,13 +4,13 @@ from analytics.batch import Batch, IntentFile, PendingBatch
 
 
 def test_a_batch_tracks_offset_ranges_per_partition_and_closes_on_size_or_age() -> None:
-    batch = Batch()
+    batch: Batch[list[str]] = Batch()
     assert batch.empty and not batch.due(2, 1.0)
     batch.add(0, 10, ["a"])
     batch.add(0, 11, None)  # undecodable: no row, but its offset is covered
     batch.add(3, 7, ["b"])
     assert batch.ranges == {0: (10, 11), 3: (7, 7)}
-    assert len(batch.rows) == 2
+    assert len(batch.items) == 2
     assert batch.due(2, 60.0)
     assert not batch.due(5, 60.0, now=batch.started + 1)
     assert batch.due(5, 1.0, now=batch.started + 1)
