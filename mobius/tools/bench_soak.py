@@ -254,6 +254,7 @@ async def _soak(rig: SoakRig, seconds: float, interval_s: float, rate: float) ->
         samples = await sampler
         run_s = time.perf_counter() - started
     result: dict[str, Any] = {
+        "soak_run_dir": str(rig.run_dir),  # process logs, and memory/ with MOBIUS_MEMORY_TRACE_S set
         "soak_seconds": round(run_s, 1),
         "soak_rate": rate,
         "soak_sample_interval_s": interval_s,
