@@ -21,9 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
 from rich.console import Console
 from rich.table import Table
 
+from infra.errors import ServiceFailedToStart
 from infra.ports import pick_free_port, port_is_free
 from infra.simulator.launcher import Simulator
 from mobius.fleet import SinkProcess, Worker
@@ -154,6 +156,7 @@ class SoakRig:
         self.simulator = Simulator(pick_free_port(), self.run_dir / "simulator")
         self.worker = Worker(f"soak-{tag}-worker", self.settings, self.simulator.provider_env())
         self.sink = SinkProcess(self.settings)
+        self.sink_pid = self.worker_pid = 0
 
     def start(self) -> None:
         self.simulator.start()
@@ -161,11 +164,20 @@ class SoakRig:
             fixed_latency_ms=PROVIDER_LATENCY_MS, stream_ttft_ms=STREAM_TTFT_MS, inter_token_ms=INTER_PIECE_MS
         )
         asyncio.run(ensure_topics(self.settings.kafka, self.settings.topics.all()))
-        self.sink.start()
-        self.worker.start()
+        self.sink_pid = self.sink.start()
+        self.worker_pid = self.worker.start()
+        self._wait_for_sink()
+
+    def _wait_for_sink(self, timeout_s: float = 120) -> None:
+        """Until the sink serves analysts (its migrations are applied: past its start-up). Not
+        ManagedProcess.wait_ready: chDB chdirs into its package while it opens the engine, and
+        that check takes a process in another directory for one that is gone."""
         port = self.settings.analytics_query_port
-        # The sink serves analysts once its migrations are applied: it is past its start-up.
-        self.sink.process.wait_ready(lambda: not port_is_free("127.0.0.1", port), "the soak's sink", 120)
+        deadline = time.monotonic() + timeout_s
+        while port_is_free("127.0.0.1", port):
+            if not psutil.pid_exists(self.sink_pid) or time.monotonic() > deadline:
+                raise ServiceFailedToStart(f"the soak's sink did not start:\n{self.sink.process.log_tail()}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         self.worker.stop()
@@ -173,7 +185,7 @@ class SoakRig:
         self.simulator.stop()
 
     def pids(self) -> dict[str, int | None]:
-        return {"worker": self.worker.process.pid(), "sink": self.sink.process.pid()}
+        return {"worker": self.worker_pid, "sink": self.sink_pid}
 
 
 @dataclass(frozen=True)
