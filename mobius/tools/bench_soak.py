@@ -181,7 +181,8 @@ class SoakRig:
 
     def stop(self) -> None:
         self.worker.stop()
-        self.sink.stop()
+        if not self.sink.stop() and self.sink_pid:  # mid start-up, in chDB's directory (see above)
+            _terminate(self.sink_pid)
         self.simulator.stop()
 
     def pids(self) -> dict[str, int | None]:
@@ -193,6 +194,17 @@ class SoakQuery:
     messages: list[dict[str, str]]
     tier: Tier
     streamed: bool
+
+
+def _terminate(pid: int, timeout_s: float = 30) -> None:
+    try:
+        process = psutil.Process(pid)
+        process.terminate()
+        process.wait(timeout_s)
+    except psutil.TimeoutExpired:
+        process.kill()
+    except psutil.Error:
+        return  # already gone
 
 
 def soak_query(i: int) -> SoakQuery:
