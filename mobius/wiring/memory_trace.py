@@ -8,6 +8,7 @@ start-up), then every interval writes the allocation sites that grew most since 
 
 from __future__ import annotations
 
+import linecache
 import threading
 import time
 import tracemalloc
@@ -37,8 +38,10 @@ def _report_forever(interval_s: float, output: Path) -> None:
 
 
 def _snapshot() -> tracemalloc.Snapshot:
-    # The tracer's own bookkeeping is not the process's growth.
-    return tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    # The tracer's own bookkeeping, and the source lines the report itself caches, are not the
+    # process's growth.
+    ours = [tracemalloc.Filter(False, path) for path in (tracemalloc.__file__, linecache.__file__) if path]
+    return tracemalloc.take_snapshot().filter_traces(ours)
 
 
 def growth_report(baseline: tracemalloc.Snapshot, now: tracemalloc.Snapshot, seconds: float) -> str:
