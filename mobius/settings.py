@@ -77,6 +77,9 @@ class MobiusSettings(BaseSettings):
     analytics_query_port: int = 8791
     # Prometheus /metrics of this process (a worker or the sink); unset: no metrics endpoint.
     metrics_port: int | None = None
+    # A worker's or the sink's tracemalloc growth report every this many seconds, written to
+    # memory/<worker id or sink>.txt in its state directory (0: off; it slows allocation).
+    memory_trace_s: float = Field(default=0.0, ge=0)
     # Where a worker exports its spans: none (the default: trace ids only, no SDK), console or
     # otlp. OpenTelemetry's standard variables are read too (MOBIUS_ ones win).
     traces_exporter: Literal["none", "console", "otlp"] = Field(

@@ -12,6 +12,7 @@ import typer
 from analytics.clickhouse import ClickHouseUnavailable
 from infra.errors import ServiceError
 from mobius.cli.common import console, fail, load_settings, print_measures
+from mobius.settings import MobiusSettings
 from mobius.stack import LocalStack
 from routing.router_config import RouterConfigError
 
@@ -58,6 +59,13 @@ def bench(
     ] = None,
     rows: Annotated[int, typer.Option(help="Backlog the sink drains to measure its ingest rate.")] = 50_000,
     freshness_rate: Annotated[int, typer.Option(help="Records per second while measuring freshness.")] = 500,
+    soak: Annotated[
+        float | None,
+        typer.Option(help="Only a soak: steady load for this many minutes (10 is usual), RSS slopes."),
+    ] = None,
+    soak_interval_s: Annotated[
+        float, typer.Option(hidden=True, help="RSS sampling interval of a soak (tests shorten it).")
+    ] = 10.0,
 ) -> None:
     """Benchmark on the local stack: overhead and throughput beside LiteLLM's proxy and a bare Router,
     the rate one worker holds at 1 s provider latency, worker memory, analytics ingest and freshness."""
@@ -66,6 +74,9 @@ def bench(
     from mobius.tools.bench_classify import bench_classify
 
     settings = load_settings()
+    if soak is not None:
+        _soak(settings, soak, soak_interval_s, as_json)
+        return
     stack = LocalStack(settings)
     options = BenchOptions(rate, seconds, latency_ms, concurrency, with_proxy=proxy, profile=profile)
     try:
@@ -81,6 +92,23 @@ def bench(
         print(json.dumps(result))
         return
     print_measures("mobius bench", result)
+
+
+def _soak(settings: MobiusSettings, minutes: float, interval_s: float, as_json: bool) -> None:
+    from mobius.tools.bench_soak import bench_soak, print_soak
+
+    stack = LocalStack(settings)
+    try:
+        started = stack.up(simulator=False)  # the soak runs its own simulator
+        result = bench_soak(settings, minutes, interval_s)
+    except (ServiceError, ClickHouseUnavailable, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if started:
+        stack.down(only=started)
+    if as_json:
+        print(json.dumps(result))
+        return
+    print_soak(result, console)
 
 
 def chaos(

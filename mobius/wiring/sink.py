@@ -20,6 +20,7 @@ from analytics.query_endpoint import ensure_token, make_query_app
 from analytics.sink import CompletionSink, SinkConfig, SinkCore
 from analytics.writer import CompletionsWriter
 from mobius.settings import MobiusSettings
+from mobius.wiring.memory_trace import start_memory_trace
 from routing.price_map import token_prices
 from routing.router_config import RouterConfig, load_router_config
 from streams.metrics import serve_metrics
@@ -101,6 +102,7 @@ def run_sink(settings: MobiusSettings) -> None:
                 loop.add_signal_handler(sig, stop.set)
         logger.warning("sink: %s -> ClickHouse", settings.topics.completions)
         serve_metrics(settings.metrics_port, "sink")
+        start_memory_trace(settings.memory_trace_s, settings.state_dir / "memory" / "sink.txt")
         await serve_sink(settings, stop)
 
     asyncio.run(main())

@@ -13,6 +13,7 @@ from opentelemetry import trace
 
 from mobius.settings import MobiusSettings
 from mobius.stack import local_simulator
+from mobius.wiring.memory_trace import start_memory_trace
 from mobius.wiring.tracing import tracer_provider
 from mobius.workers import register_worker
 from routing.attempts import AttemptLog
@@ -184,6 +185,7 @@ def run_worker(settings: MobiusSettings, loglevel: str = "WARNING") -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logger.warning("worker %s consuming %s", settings.worker_id, ", ".join(settings.topics.inputs()))
     serve_metrics(settings.metrics_port, f"worker {settings.worker_id}")
+    start_memory_trace(settings.memory_trace_s, settings.state_dir / "memory" / f"{settings.worker_id}.txt")
     if (provider := tracer_provider(settings.traces_exporter, settings.service_name)) is not None:
         trace.set_tracer_provider(provider)
         logger.warning("worker %s: exporting spans (%s)", settings.worker_id, settings.traces_exporter)
