@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -15,6 +16,8 @@ from mobius.cli.common import console, fail, load_settings, print_measures
 from mobius.settings import MobiusSettings
 from mobius.stack import LocalStack
 from routing.router_config import RouterConfigError
+
+T = TypeVar("T")
 
 
 def demo(
@@ -97,14 +100,7 @@ def bench(
 def _soak(settings: MobiusSettings, minutes: float, interval_s: float, as_json: bool) -> None:
     from mobius.tools.bench_soak import bench_soak, print_soak
 
-    stack = LocalStack(settings)
-    try:
-        started = stack.up(simulator=False)  # the soak runs its own simulator
-        result = bench_soak(settings, minutes, interval_s)
-    except (ServiceError, ClickHouseUnavailable, ValueError) as exc:
-        raise fail(str(exc)) from None
-    if started:
-        stack.down(only=started)
+    result = _on_local_stack(settings, lambda: bench_soak(settings, minutes, interval_s))
     if as_json:
         print(json.dumps(result))
         return
@@ -130,20 +126,27 @@ def chaos(
     from mobius.tools.chaos_scenarios import ChaosOptions
 
     settings = load_settings()
-    stack = LocalStack(settings)
     options = ChaosOptions(queries=queries, rate=rate, outage_s=outage_s, fuzz_events=fuzz_events)
-    try:
-        started = stack.up(simulator=False)  # the chaos pipeline runs its own simulator
-        results = run_chaos(settings, options, scenario or [])
-    except (ServiceError, ClickHouseUnavailable, ValueError) as exc:
-        raise fail(str(exc)) from None
-    if started:
-        stack.down(only=started)
+    results = _on_local_stack(settings, lambda: run_chaos(settings, options, scenario or []))
     if as_json:
         print(json.dumps(results))
         return
     for result in results:
         print_measures(f"chaos: {result['scenario']}", {k: v for k, v in result.items() if k != "scenario"})
+
+
+def _on_local_stack(settings: MobiusSettings, run: Callable[[], T]) -> T:
+    """`run` on the local stack, started for it if needed (without the shared simulator: soak and
+    chaos run their own) and stopped after if this started it; a failure becomes one line."""
+    stack = LocalStack(settings)
+    try:
+        started = stack.up(simulator=False)
+        result = run()
+    except (ServiceError, ClickHouseUnavailable, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if started:
+        stack.down(only=started)
+    return result
 
 
 def register(app: typer.Typer) -> None:

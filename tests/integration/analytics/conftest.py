@@ -15,6 +15,16 @@ from mobius.settings import MobiusSettings
 
 @pytest.fixture
 def database(stack_settings: MobiusSettings) -> Iterator[Client]:
+    yield from _fresh_database(stack_settings)
+
+
+@pytest.fixture
+def second_database(stack_settings: MobiusSettings) -> Iterator[Client]:
+    """Another one beside `database`, for tests that write the same records two ways."""
+    yield from _fresh_database(stack_settings)
+
+
+def _fresh_database(stack_settings: MobiusSettings) -> Iterator[Client]:
     name = f"sink_{uuid.uuid4().hex[:8]}"
     admin = connect(stack_settings.clickhouse_dsn)
     admin.command(f"CREATE DATABASE {name}")

@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 
 import fastavro
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from analytics.clickhouse import connect
 from analytics.encoded import read_encoded
-from analytics.migrations import apply_migrations
 from analytics.rows import COLUMNS, completion_row
 from analytics.writer import CompletionsWriter, RejectedBatch
-from mobius.settings import MobiusSettings
 from schemas.codec import AVRO_DIR, AvroCodec
 from schemas.events import COMPLETION_CODEC, CompletionRecord, decode_completion, encode_completion
 from tests.support.analytics import record
-
-
-@pytest.fixture
-def second_database(stack_settings: MobiusSettings) -> Iterator[Client]:
-    name = f"sink_{uuid.uuid4().hex[:8]}"
-    admin = connect(stack_settings.clickhouse_dsn)
-    admin.command(f"CREATE DATABASE {name}")
-    client = connect(stack_settings.clickhouse_dsn, database=name)
-    apply_migrations(client, ttl_days=30)
-    try:
-        yield client
-    finally:
-        admin.command(f"DROP DATABASE {name}")
 
 
 def _encoded_with(version: int, completion: CompletionRecord) -> bytes:
