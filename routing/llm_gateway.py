@@ -18,8 +18,9 @@ from typing import Any
 import litellm
 from litellm.router import Router
 
-from routing.attempts import AttemptLog, FailedAttempt
+from routing.attempts import REQUEST_ID_KEY, AttemptLog, FailedAttempt
 from routing.errors import error_code, retry_after_s
+from routing.litellm_trims import PRICED_BY_CALLER, reads_litellm_cost, skip_litellm_response_cost
 from routing.outcomes import LLMError, LLMResult
 from routing.price_map import model_info, token_prices
 from routing.router_config import RedisParams, RouterConfig
@@ -94,6 +95,11 @@ class LLMGateway:
             windows[group] = max(windows.get(group, 0), window)
             smallest[group] = min(smallest.get(group, window), window)
         self.group_windows: dict[str, int] = windows
+        # Every answer is priced here; LiteLLM's own pricing is skipped unless its config reads it.
+        self._metadata: dict[str, Any] = {}
+        if not reads_litellm_cost(config.router_settings, [d.model_dump() for d in config.model_list]):
+            skip_litellm_response_cost()
+            self._metadata[PRICED_BY_CALLER] = True
         self._unchecked_max_tokens = {
             group: int(min(smallest[g] for g in config.fallback_reach(group)) * UNCHECKED_WINDOW_SHARE)
             for group in smallest
@@ -119,15 +125,16 @@ class LLMGateway:
         the answer is streamed: each piece goes there as it arrives (see `_streamed`)."""
         started = time.perf_counter()
         router = self._router_for(group, prompt_tokens)
+        metadata = {REQUEST_ID_KEY: request_id, **self._metadata}
         try:
             if on_text is not None:
-                response = await _streamed(router, group, messages, max_tokens, request_id, on_text=on_text)
+                response = await _streamed(router, group, messages, max_tokens, metadata, on_text=on_text)
             else:
                 response = await router.acompletion(
                     model=group,
                     messages=messages,
                     max_tokens=max_tokens,
-                    metadata={"mobius_request_id": request_id},
+                    metadata=metadata,
                 )
         except StreamBroken as broken:
             self.attempts.pop(request_id)
@@ -171,7 +178,7 @@ async def _streamed(
     group: str,
     messages: list[dict[str, str]],
     max_tokens: int,
-    request_id: str,
+    metadata: dict[str, Any],
     *,
     on_text: TextSink,
 ) -> Any:
@@ -188,7 +195,7 @@ async def _streamed(
         max_tokens=max_tokens,
         stream=True,
         stream_options={"include_usage": True},
-        metadata={"mobius_request_id": request_id},
+        metadata=metadata,
     )
     chunks: list[Any] = []
     pieces: list[str] = []

@@ -3,18 +3,11 @@ text, usage and exact cost as the same answer unstreamed, for OpenAI and Anthrop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
-from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 
-from infra.ports import pick_free_port
 from infra.simulator.launcher import Simulator
-from mobius.settings import DEFAULT_ROUTER_CONFIG
-from routing.attempts import AttemptLog
 from routing.llm_gateway import LLMGateway
 from routing.outcomes import LLMError
-from routing.router_config import load_router_config
 
 # LiteLLM in this process: pydantic warns about its TypedDicts and, while it reads a stream, about
 # an attribute its chunks touch (warnings are errors in this suite).
@@ -24,29 +17,6 @@ pytestmark = [
 ]
 QUESTION = [{"role": "user", "content": "Why does the moon show phases as it goes round the earth?"}]
 OTHER = {"openai": "anthropic", "anthropic": "openai"}
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    running = Simulator(pick_free_port(), tmp_path_factory.mktemp("simulator"))
-    running.start(latency_scale=0.01)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-async def gateway(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LLMGateway]:
-    simulator.reset()
-    simulator.controls(latency_scale=0.01)
-    for name, value in simulator.provider_env().items():
-        monkeypatch.setenv(name, value)
-    config = load_router_config(DEFAULT_ROUTER_CONFIG)
-    # Tests take a deployment down: enough retries that the shuffle finds the other one every time.
-    patient = config.model_copy(update={"router_settings": config.router_settings | {"num_retries": 8}})
-    yield LLMGateway(patient, AttemptLog())
-    await close_litellm_async_clients()  # this test's loop ends: its HTTP connections with it
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
