@@ -11,17 +11,9 @@ from faust.exceptions import ConsumerNotStarted
 from faust.types.auth import CredentialsT
 
 from streams.config import KafkaConfig, KafkaSecurity, WorkerConfig
-from streams.kafka_options import sasl, tls_context
+from streams.kafka_options import FETCH_MAX_WAIT_MS, sasl, tls_context
 
 logger = logging.getLogger("mobius.app")
-
-# Faust builds its consumer with fetch_max_wait_ms=1500. aiokafka fetches only the partitions that
-# have no records waiting to be consumed, and sends that broker nothing else until the fetch
-# returns: when Faust takes a moment to consume the busy partitions' records, the next fetch holds
-# only idle partitions (the other lanes' topics, when one lane is busy) and waits its full time on
-# them while new queries pile up on the busy ones. Measured with the lanes (four input topics),
-# closed loop at zero provider latency, one worker: 42 req/s at 1,500 ms, 62 at 100 ms.
-FETCH_MAX_WAIT_MS = 100
 
 
 def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
@@ -71,8 +63,8 @@ def create_app(kafka: KafkaConfig, worker: WorkerConfig) -> faust.App:
 
 
 def shorten_fetch_wait(app: faust.App) -> bool:
-    """Set the running consumer's fetch wait to FETCH_MAX_WAIT_MS (see above); False if its
-    internals are not where faust-streaming 0.15 and aiokafka 0.14 keep them."""
+    """Set the running consumer's fetch wait to FETCH_MAX_WAIT_MS (see streams/kafka_options.py);
+    False if its internals are not where faust-streaming 0.15 and aiokafka 0.14 keep them."""
     ensure_consumer = getattr(getattr(app.consumer, "_thread", None), "_ensure_consumer", None)
     if ensure_consumer is None:
         return False

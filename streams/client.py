@@ -39,7 +39,7 @@ from streams import tracing
 from streams.chunk_order import ChunkOrder
 from streams.config import KafkaConfig, TopicNames
 from streams.kafka_access import start_client
-from streams.kafka_options import client_options
+from streams.kafka_options import FETCH_MAX_WAIT_MS, client_options
 from streams.large_records import LargeRecordProducer, is_large, new_producer
 from streams.topics import topic_partitions
 from streams.tracing import TraceStamp, messaging_attributes
@@ -71,7 +71,11 @@ class MobiusClient:
         self._producer = new_producer(kafka)
         self._large = LargeRecordProducer(kafka)
         self._consumer = AIOKafkaConsumer(
-            **options, enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=max_bytes
+            **options,
+            enable_auto_commit=False,
+            group_id=None,
+            max_partition_fetch_bytes=max_bytes,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         self._waiting: dict[str, asyncio.Future[ReplyEvent]] = {}
         self._streams: dict[str, asyncio.Queue[ReplyChunk | ReplyEvent]] = {}
