@@ -21,11 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
 from rich.console import Console
 from rich.table import Table
 
-from infra.errors import ServiceFailedToStart
 from infra.ports import pick_free_port, port_is_free
 from infra.simulator.launcher import Simulator
 from mobius.fleet import SinkProcess, Worker
@@ -169,20 +167,14 @@ class SoakRig:
         self._wait_for_sink()
 
     def _wait_for_sink(self, timeout_s: float = 120) -> None:
-        """Until the sink serves analysts (its migrations are applied: past its start-up). Not
-        ManagedProcess.wait_ready: chDB chdirs into its package while it opens the engine, and
-        that check takes a process in another directory for one that is gone."""
+        """Until the sink serves analysts (its migrations are applied: past its start-up)."""
         port = self.settings.analytics_query_port
-        deadline = time.monotonic() + timeout_s
-        while port_is_free("127.0.0.1", port):
-            if not psutil.pid_exists(self.sink_pid) or time.monotonic() > deadline:
-                raise ServiceFailedToStart(f"the soak's sink did not start:\n{self.sink.process.log_tail()}")
-            time.sleep(0.2)
+        serving = lambda: not port_is_free("127.0.0.1", port)  # noqa: E731 - a one-line check
+        self.sink.process.wait_ready(serving, "the soak's sink", timeout_s)
 
     def stop(self) -> None:
         self.worker.stop()
-        if not self.sink.stop() and self.sink_pid:  # mid start-up, in chDB's directory (see above)
-            _terminate(self.sink_pid)
+        self.sink.stop()
         self.simulator.stop()
 
     def pids(self) -> dict[str, int | None]:
@@ -194,17 +186,6 @@ class SoakQuery:
     messages: list[dict[str, str]]
     tier: Tier
     streamed: bool
-
-
-def _terminate(pid: int, timeout_s: float = 30) -> None:
-    try:
-        process = psutil.Process(pid)
-        process.terminate()
-        process.wait(timeout_s)
-    except psutil.TimeoutExpired:
-        process.kill()
-    except psutil.Error:
-        return  # already gone
 
 
 def soak_query(i: int) -> SoakQuery:
@@ -298,8 +279,8 @@ def bench_soak(
     settings: MobiusSettings, minutes: float, interval_s: float = SAMPLE_INTERVAL_S, rate: float = SOAK_RATE
 ) -> dict[str, Any]:
     """Steady load for `minutes`; RSS samples and slopes of the worker and the sink."""
-    if minutes <= 0 or interval_s <= 0:
-        raise ValueError("the soak's minutes and sampling interval must be positive")
+    if minutes <= 0 or interval_s <= 0 or rate <= 0:
+        raise ValueError("the soak's minutes, rate and sampling interval must be positive")
     rig = SoakRig(settings)
     try:
         rig.start()
