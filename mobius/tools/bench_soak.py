@@ -8,7 +8,8 @@ first time) and some streamed queries. RSS of both processes is sampled every `i
 Growth is the least-squares slope of RSS over time after the warm-up (the first `WARM_UP_SHARE`
 of the run: imports, LiteLLM's lazy caches, the allocator's arenas and chDB's buffers fill then),
 in MB per hour, with its standard error and 95% confidence interval from the regression; the mean
-RSS of the two halves of the steady part is reported beside it as a second, model-free view.
+RSS of the two halves of the steady part is reported beside it as a second, model-free view, and
+the slope of the late half alone says whether a climb levels off (a filling cache) or keeps on.
 """
 
 from __future__ import annotations
@@ -110,8 +111,10 @@ def process_summary(name: str, samples: Sequence[Sample], run_s: float) -> dict[
     """One process's figures under `name`_ keys: RSS start/end, slope after warm-up, halves."""
     steady = after_warm_up(samples, run_s)
     slope = rss_slope(steady)
+    late = rss_slope(steady[len(steady) // 2 :])
     first, second = halves_mb(steady)
     ci = list(slope.ci95_mb_per_hour) if slope.ci95_mb_per_hour else None
+    late_ci = list(late.ci95_mb_per_hour) if late.ci95_mb_per_hour else None
     return {
         f"{name}_rss_mb_start": samples[0][1] if samples else 0.0,
         f"{name}_rss_mb_end": samples[-1][1] if samples else 0.0,
@@ -120,6 +123,8 @@ def process_summary(name: str, samples: Sequence[Sample], run_s: float) -> dict[
         f"{name}_rss_slope_ci95_mb_per_hour": ci,
         f"{name}_rss_steady_samples": slope.samples,
         f"{name}_rss_mb_steady_halves": [first, second],
+        f"{name}_rss_slope_late_half_mb_per_hour": late.mb_per_hour,
+        f"{name}_rss_slope_late_half_ci95_mb_per_hour": late_ci,
     }
 
 

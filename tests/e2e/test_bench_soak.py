@@ -14,6 +14,7 @@ PROCESS_KEYS = [
     "rss_slope_stderr_mb_per_hour",
     "rss_slope_ci95_mb_per_hour",
     "rss_steady_samples",
+    "rss_slope_late_half_mb_per_hour",
 ]
 
 
