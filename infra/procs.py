@@ -2,9 +2,11 @@
 
 The process runs in its own session so `mobius up` can exit and leave it running, and `stop`
 signals the whole process group so no JVM or helper outlives `mobius down`. The pid file alone
-is not trusted: the process must still be alive and be running in our run directory,
-so a recycled pid is never mistaken for (or killed as) ours. Its working directory is the check:
-redis-server rewrites its command line, but both it and the JVM keep running in the run directory.
+is not trusted: it holds the pid and the process's start time as the kernel reports it, and a
+process is ours only while one with that pid is alive and started at that time, so a recycled
+pid (a new process, a later start) is never mistaken for (or killed as) ours. Neither the command
+line nor the working directory would do: redis-server rewrites its command line, and chDB changes
+the sink's working directory while it opens the engine.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from infra.errors import ServiceFailedToStart
 # Children started by this process, kept so they are reaped (not left as zombies or warned
 # about as "still running") when this same process stops them, as tests do.
 _children: dict[int, subprocess.Popen[bytes]] = {}
+# psutil's start time is the kernel's ticks since boot plus the boot time, which the kernel derives
+# from the wall clock, so a clock adjustment can move it by a little. A recycled pid means the pid
+# space (32,768 here) wrapped around in between: not within a second.
+START_TIME_TOLERANCE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,14 @@ class ManagedProcess:
         return self.run_dir / f"{self.name}.out"
 
     def pid(self) -> int | None:
-        """The pid of our live process, or None (a stale pid file is removed)."""
+        """The pid of our live process, or None (a stale or unreadable pid file is removed)."""
         try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+            record = self.pid_file.read_text()
+        except FileNotFoundError:
             return None
-        if _is_ours(pid, self.run_dir.resolve()):
-            return pid
+        identity = _parse_pid_file(record)
+        if identity is not None and _is_ours(*identity, self.run_dir.resolve()):
+            return identity[0]
         self.pid_file.unlink(missing_ok=True)
         return None
 
@@ -66,7 +73,7 @@ class ManagedProcess:
                 start_new_session=True,
             )
         _children[proc.pid] = proc
-        self.pid_file.write_text(f"{proc.pid}\n")
+        self.pid_file.write_text(_pid_file_text(proc.pid))
         return proc.pid
 
     def is_running(self) -> bool:
@@ -112,14 +119,40 @@ class ManagedProcess:
             return ""
 
 
-def _is_ours(pid: int, run_dir: Path) -> bool:
-    """Alive (not a zombie) and running in `run_dir`: a recycled pid is somebody else's."""
+def _pid_file_text(pid: int) -> str:
+    """`pid create_time`; a child that is already gone gets no start time, so it is never ours."""
+    try:
+        created = psutil.Process(pid).create_time()  # a zombie still has its start time
+    except psutil.Error:
+        return f"{pid} gone\n"
+    return f"{pid} {created!r}\n"
+
+
+def _parse_pid_file(text: str) -> tuple[int, float | None] | None:
+    """(pid, start time) from a pid file; a pid alone (an older file) has no start time (None)."""
+    fields = text.split()
+    try:
+        if len(fields) == 1:
+            return int(fields[0]), None
+        if len(fields) == 2:  # noqa: PLR2004 - pid and start time
+            return int(fields[0]), float(fields[1])
+    except ValueError:
+        return None
+    return None
+
+
+def _is_ours(pid: int, created: float | None, run_dir: Path) -> bool:
+    """Alive (not a zombie) and started when we started it: a recycled pid is somebody else's.
+    A pid file from before start times were written is checked the old way, by the process
+    running in `run_dir`, so an upgrade can still stop what the previous version started."""
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             _reap(pid)
             return False
-        return Path(process.cwd()) == run_dir
+        if created is None:
+            return Path(process.cwd()) == run_dir
+        return abs(process.create_time() - created) < START_TIME_TOLERANCE_S
     except psutil.Error:
         _reap(pid)
         return False

@@ -66,6 +66,10 @@ def bench(
         float | None,
         typer.Option(help="Only a soak: steady load for this many minutes (10 is usual), RSS slopes."),
     ] = None,
+    soak_rate: Annotated[
+        float | None,
+        typer.Option(help="Queries per second of a soak (default 30; lower for a traced soak)."),
+    ] = None,
     soak_interval_s: Annotated[
         float, typer.Option(hidden=True, help="RSS sampling interval of a soak (tests shorten it).")
     ] = 10.0,
@@ -78,7 +82,7 @@ def bench(
 
     settings = load_settings()
     if soak is not None:
-        _soak(settings, soak, soak_interval_s, as_json)
+        _soak(settings, soak, soak_rate, soak_interval_s, as_json)
         return
     stack = LocalStack(settings)
     options = BenchOptions(rate, seconds, latency_ms, concurrency, with_proxy=proxy, profile=profile)
@@ -97,10 +101,13 @@ def bench(
     print_measures("mobius bench", result)
 
 
-def _soak(settings: MobiusSettings, minutes: float, interval_s: float, as_json: bool) -> None:
-    from mobius.tools.bench_soak import bench_soak, print_soak
+def _soak(
+    settings: MobiusSettings, minutes: float, rate: float | None, interval_s: float, as_json: bool
+) -> None:
+    from mobius.tools.bench_soak import SOAK_RATE, bench_soak, print_soak
 
-    result = _on_local_stack(settings, lambda: bench_soak(settings, minutes, interval_s))
+    soak_rate = SOAK_RATE if rate is None else rate
+    result = _on_local_stack(settings, lambda: bench_soak(settings, minutes, interval_s, soak_rate))
     if as_json:
         print(json.dumps(result))
         return

@@ -8,7 +8,8 @@ first time) and some streamed queries. RSS of both processes is sampled every `i
 Growth is the least-squares slope of RSS over time after the warm-up (the first `WARM_UP_SHARE`
 of the run: imports, LiteLLM's lazy caches, the allocator's arenas and chDB's buffers fill then),
 in MB per hour, with its standard error and 95% confidence interval from the regression; the mean
-RSS of the two halves of the steady part is reported beside it as a second, model-free view.
+RSS of the two halves of the steady part is reported beside it as a second, model-free view, and
+the slope of the late half alone says whether a climb levels off (a filling cache) or keeps on.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
 from rich.console import Console
 from rich.table import Table
 
-from infra.errors import ServiceFailedToStart
 from infra.ports import pick_free_port, port_is_free
 from infra.simulator.launcher import Simulator
 from mobius.fleet import SinkProcess, Worker
@@ -112,8 +111,10 @@ def process_summary(name: str, samples: Sequence[Sample], run_s: float) -> dict[
     """One process's figures under `name`_ keys: RSS start/end, slope after warm-up, halves."""
     steady = after_warm_up(samples, run_s)
     slope = rss_slope(steady)
+    late = rss_slope(steady[len(steady) // 2 :])
     first, second = halves_mb(steady)
     ci = list(slope.ci95_mb_per_hour) if slope.ci95_mb_per_hour else None
+    late_ci = list(late.ci95_mb_per_hour) if late.ci95_mb_per_hour else None
     return {
         f"{name}_rss_mb_start": samples[0][1] if samples else 0.0,
         f"{name}_rss_mb_end": samples[-1][1] if samples else 0.0,
@@ -122,6 +123,8 @@ def process_summary(name: str, samples: Sequence[Sample], run_s: float) -> dict[
         f"{name}_rss_slope_ci95_mb_per_hour": ci,
         f"{name}_rss_steady_samples": slope.samples,
         f"{name}_rss_mb_steady_halves": [first, second],
+        f"{name}_rss_slope_late_half_mb_per_hour": late.mb_per_hour,
+        f"{name}_rss_slope_late_half_ci95_mb_per_hour": late_ci,
     }
 
 
@@ -169,20 +172,14 @@ class SoakRig:
         self._wait_for_sink()
 
     def _wait_for_sink(self, timeout_s: float = 120) -> None:
-        """Until the sink serves analysts (its migrations are applied: past its start-up). Not
-        ManagedProcess.wait_ready: chDB chdirs into its package while it opens the engine, and
-        that check takes a process in another directory for one that is gone."""
+        """Until the sink serves analysts (its migrations are applied: past its start-up)."""
         port = self.settings.analytics_query_port
-        deadline = time.monotonic() + timeout_s
-        while port_is_free("127.0.0.1", port):
-            if not psutil.pid_exists(self.sink_pid) or time.monotonic() > deadline:
-                raise ServiceFailedToStart(f"the soak's sink did not start:\n{self.sink.process.log_tail()}")
-            time.sleep(0.2)
+        serving = lambda: not port_is_free("127.0.0.1", port)  # noqa: E731 - a one-line check
+        self.sink.process.wait_ready(serving, "the soak's sink", timeout_s)
 
     def stop(self) -> None:
         self.worker.stop()
-        if not self.sink.stop() and self.sink_pid:  # mid start-up, in chDB's directory (see above)
-            _terminate(self.sink_pid)
+        self.sink.stop()
         self.simulator.stop()
 
     def pids(self) -> dict[str, int | None]:
@@ -194,17 +191,6 @@ class SoakQuery:
     messages: list[dict[str, str]]
     tier: Tier
     streamed: bool
-
-
-def _terminate(pid: int, timeout_s: float = 30) -> None:
-    try:
-        process = psutil.Process(pid)
-        process.terminate()
-        process.wait(timeout_s)
-    except psutil.TimeoutExpired:
-        process.kill()
-    except psutil.Error:
-        return  # already gone
 
 
 def soak_query(i: int) -> SoakQuery:
@@ -298,8 +284,8 @@ def bench_soak(
     settings: MobiusSettings, minutes: float, interval_s: float = SAMPLE_INTERVAL_S, rate: float = SOAK_RATE
 ) -> dict[str, Any]:
     """Steady load for `minutes`; RSS samples and slopes of the worker and the sink."""
-    if minutes <= 0 or interval_s <= 0:
-        raise ValueError("the soak's minutes and sampling interval must be positive")
+    if minutes <= 0 or interval_s <= 0 or rate <= 0:
+        raise ValueError("the soak's minutes, rate and sampling interval must be positive")
     rig = SoakRig(settings)
     try:
         rig.start()

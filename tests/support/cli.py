@@ -49,15 +49,25 @@ def local_settings(state_dir: Path, **overrides: object) -> MobiusSettings:
 
 
 def processes_under(state_dir: Path) -> list[int]:
-    """Every live process whose working directory is inside the state directory."""
+    """Every live process (but this one) running in the state directory or started with it as its
+    MOBIUS_STATE_DIR: the sink leaves its directory while chDB opens the engine."""
     found = []
     for process in psutil.process_iter():
         try:
-            if process.status() != psutil.STATUS_ZOMBIE and Path(process.cwd()).is_relative_to(state_dir):
+            if process.pid == os.getpid() or process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if _runs_under(process, state_dir):
                 found.append(process.pid)
         except psutil.Error:
             continue
     return found
+
+
+def _runs_under(process: psutil.Process, state_dir: Path) -> bool:
+    if Path(process.cwd()).is_relative_to(state_dir):
+        return True
+    own_state_dir = process.environ().get("MOBIUS_STATE_DIR")
+    return own_state_dir is not None and Path(own_state_dir).resolve().is_relative_to(state_dir.resolve())
 
 
 def local_mode_env(state_dir: Path) -> dict[str, str]:

@@ -66,6 +66,21 @@ def test_a_summary_ignores_the_growth_of_the_warm_up() -> None:
     assert summary["worker_rss_steady_samples"] == 40
 
 
+def test_a_climb_that_levels_off_has_a_flat_late_half() -> None:
+    # +20 MB over the first half of the steady part, then flat: the whole slope is positive, the
+    # late half's is zero.
+    climb = [(float(t), 400.0 + 20.0 * min(t, 300) / 300) for t in range(0, 600, 10)]
+    summary = process_summary(
+        "sink",
+        climb,
+        run_s=600.0,
+    )
+    assert summary["sink_rss_slope_mb_per_hour"] > 50
+    assert summary["sink_rss_slope_late_half_mb_per_hour"] == pytest.approx(0.0, abs=1e-6)
+    low, high = summary["sink_rss_slope_late_half_ci95_mb_per_hour"]
+    assert low <= 0 <= high
+
+
 def test_the_mix_streams_repeats_and_asks_distinct_questions() -> None:
     queries = [soak_query(i) for i in range(100)]
     assert sum(q.streamed for q in queries) == 10
