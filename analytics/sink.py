@@ -117,14 +117,27 @@ class SinkCore:
 
     async def _admit(self, record: ConsumerRecord[bytes, bytes]) -> EncodedCompletion | None:
         """The record, framed and named by its request id; None once it is dead-lettered."""
-        try:
-            return read_encoded(
-                record.partition, record.offset, record.timestamp, record.key, record.value or b""
-            )
-        except DecodeError as exc:
+        admitted = await self._admit_all([record])
+        return admitted[0] if admitted else None
+
+    async def _admit_all(self, records: list[ConsumerRecord[bytes, bytes]]) -> list[EncodedCompletion]:
+        """The records that frame, in order; the others are dead-lettered. One plain loop, no await a
+        record: at 100k rows/s a coroutine per record was a tenth of the time a row may take."""
+        admitted: list[EncodedCompletion] = []
+        refused: list[tuple[ConsumerRecord[bytes, bytes], DecodeError]] = []
+        for record in records:
+            try:
+                admitted.append(
+                    read_encoded(
+                        record.partition, record.offset, record.timestamp, record.key, record.value or b""
+                    )
+                )
+            except DecodeError as exc:
+                refused.append((record, exc))
+        for record, error in refused:
             source = f"{record.topic}[{record.partition}]@{record.offset}"
-            await self._dead_letter(source, record.key, record.value or b"", exc)
-            return None
+            await self._dead_letter(source, record.key, record.value or b"", error)
+        return admitted
 
     async def _dead_letter(self, source: str, key: bytes | None, value: bytes, exc: Exception) -> None:
         """Never stops the sink, never silently dropped: the record goes to the DLQ with the reason."""
@@ -230,9 +243,10 @@ class CompletionSink(SinkCore):
                     timeout_ms=max(10, int(min(left_s, self.config.max_wait_s) * 1000)),
                     max_records=max(1, self.config.max_rows - len(batch.items)),
                 )
-                for records in fetched.values():
-                    for record in records:
-                        batch.add(record.partition, record.offset, await self._admit(record))
+                for tp, records in fetched.items():
+                    if records:
+                        admitted = await self._admit_all(records)
+                        batch.extend(tp.partition, records[0].offset, records[-1].offset, admitted)
                 await self.report_lag_now_and_then()
                 if batch.due(self.config.max_rows, self.config.max_wait_s):
                     if writing is not None:
