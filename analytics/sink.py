@@ -37,7 +37,7 @@ from analytics.metrics import (
     SINK_INSERT_SECONDS,
     SINK_ROWS,
 )
-from analytics.rows import completion_row
+from analytics.rows import OutOfRange, completion_row
 from analytics.writer import RejectedBatch, RowWriter
 from schemas.codec import DecodeError
 from schemas.events import decode_completion
@@ -199,7 +199,7 @@ class SinkCore:
         for record in records:
             try:
                 rows.append(completion_row(decode_completion(record.value)))
-            except (DecodeError, ValidationError) as exc:
+            except (DecodeError, ValidationError, OutOfRange) as exc:
                 source = f"{self.topic}[{record.partition}]@{record.offset}"
                 await self._dead_letter(source, record.key, record.value, exc)
         return rows
