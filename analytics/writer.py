@@ -105,7 +105,7 @@ class CompletionsWriter:
         """Which of `ids` the ids table holds. The ids go as a TSV table, not as a query literal or
         parameter (ClickHouse parses those at ~6 us an id, a TSV file at well under 1): the embedded
         engine reads a file of this machine, a server gets the same bytes as external data."""
-        table = "\n".join(map(_tsv_field, ids))
+        table = _tsv_column(ids)
         with contextlib.ExitStack() as cleanup:
             if self.embedded:
                 spool = cleanup.enter_context(tempfile.NamedTemporaryFile("w", suffix=".tsv"))
@@ -125,6 +125,14 @@ class CompletionsWriter:
                 **options,
             )
         return {row[0] for row in known.result_rows}
+
+
+def _tsv_column(texts: list[str]) -> str:
+    """One TSV column; escaped only when some text needs it (ids seldom hold a tab or a backslash)."""
+    joined = "\n".join(texts)
+    if "\\" in joined or "\t" in joined or joined.count("\n") != len(texts) - 1:
+        joined = "\n".join(map(_tsv_field, texts))
+    return joined
 
 
 def _tsv_field(text: str) -> str:

@@ -137,3 +137,18 @@ def test_a_batch_with_a_record_the_model_refuses_is_refused_whole(database: Clie
             [read_encoded(0, i, 0, None, v) for i, v in enumerate(values)], "t"
         )
     assert database.query("SELECT count() FROM completions").result_rows == [(0,)]
+
+
+def test_request_ids_with_tabs_newlines_and_backslashes_are_looked_up_exactly(database: Client) -> None:
+    odd = ["a\tb", "c\nd", "e\\f", "e\\\\f", "plain"]
+    values = [
+        COMPLETION_CODEC.encode({**record(i, cost=1).model_dump(), "request_id": r})
+        for i, r in enumerate(odd)
+    ]
+    writer = CompletionsWriter(database)
+    writer.write_encoded([read_encoded(0, i, 0, None, v) for i, v in enumerate(values[:3])], "o1")
+    writer.write_encoded([read_encoded(0, 10 + i, 0, None, v) for i, v in enumerate(values)], "o2")
+    assert sorted(r for (r,) in database.query("SELECT request_id FROM completions").result_rows) == sorted(
+        odd
+    )
+    assert writer.duplicates_skipped == 3
