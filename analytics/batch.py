@@ -83,6 +83,15 @@ class Batch(Generic[T]):
         if item is not None:
             self.items.append(item)
 
+    def extend(self, partition: int, first: int, last: int, items: list[T]) -> None:
+        """Buffer one partition's records from `first` to `last` (offsets), all at once: `items` are
+        those that yield a row (a dead-lettered record's offset is still covered by the range)."""
+        if self.empty:
+            self.started = time.monotonic()
+        start, _ = self.ranges.get(partition, (first, last))
+        self.ranges[partition] = (start, last)
+        self.items.extend(items)
+
     @property
     def empty(self) -> bool:
         return not self.ranges

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.events import CompletionRecord
@@ -15,7 +16,30 @@ COLUMNS = (
 )  # fmt: skip
 
 
+# What the unsigned columns hold (upper bound exclusive), and the DateTime range the TTL and the
+# rollup's minute need; migration 011 refuses the same on the Avro path.
+UNSIGNED_LIMITS = {
+    "prompt_tokens": 2**32, "completion_tokens": 2**32, "total_tokens": 2**32, "cost_nano_usd": 2**64,
+    "total_latency_ms": 2**32, "provider_latency_ms": 2**32, "queue_wait_ms": 2**32, "fallback_count": 2**32,
+}  # fmt: skip
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2106, 2, 7, 6, 28, 16, tzinfo=UTC)  # exclusive: DateTime's last second + 1
+
+
+class OutOfRange(ValueError):
+    """A record's value its `completions` column cannot hold; the message names the field."""
+
+
 def completion_row(record: CompletionRecord) -> list[Any]:
+    """The row; OutOfRange for a value ClickHouse would wrap or clamp instead of refusing."""
+    for name, limit in UNSIGNED_LIMITS.items():
+        value = getattr(record, name)
+        if not 0 <= value < limit:
+            raise OutOfRange(f"{name} = {value} is outside the column's range 0..{limit - 1}")
+    for name in ("created_at", "completed_at"):
+        moment = getattr(record, name)
+        if not EARLIEST <= moment < LATEST:
+            raise OutOfRange(f"{name} = {moment.isoformat()} is outside {EARLIEST.year}..{LATEST.year}")
     return [
         record.request_id,
         record.user_id,

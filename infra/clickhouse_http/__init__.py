@@ -11,9 +11,10 @@ body, or both; `INSERT ... FORMAT <fmt>` with the data after the statement (or t
 parameter), bodies compressed as the client sends them (lz4, zstd, gzip, deflate); per-request
 settings from the query parameters (`insert_deduplication_token` and the rest), `param_<name>`
 query parameters, `database`; the response headers the client reads (X-ClickHouse-Format,
--Summary, -Timezone, -Query-Id, -Exception-Code). Not implemented: authentication (it listens on
-loopback only and ignores credentials), sessions (each request runs on a fresh engine handle, so a
-`SET` does not outlive its request), progress headers, external data.
+-Summary, -Timezone, -Query-Id, -Exception-Code); external data (multipart form files, each a
+temporary table for its request). Not implemented: authentication (it listens on loopback only and
+ignores credentials), sessions (each request runs on a fresh engine handle, so a `SET` does not
+outlive its request), progress headers.
 
 For tests, `POST /_front/hold-next-insert` holds the next data insert before it runs (its client
 stalled mid-insert) until `POST /_front/release`; `GET /_front/hold` shows the held requests'

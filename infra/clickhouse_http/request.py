@@ -63,6 +63,35 @@ class Statement:
     settings: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     database: str | None = None
+    external: tuple[ExternalTable, ...] = ()  # the request's external data, as temporary tables
+
+
+@dataclass(frozen=True)
+class ExternalTable:
+    """A table the client sent with its query (multipart form data): its name, columns and rows."""
+
+    name: str
+    structure: str  # "name Type, ..."
+    data_format: str
+    data: bytes
+
+
+def external_tables(params: dict[str, str], files: Mapping[str, bytes]) -> tuple[ExternalTable, ...]:
+    """The form's files as tables, their `<name>_structure` / `_types` / `_format` parameters taken
+    out of `params` (they are no settings). As a server does: `_types` names columns _1, _2, ..."""
+    tables = []
+    for name, data in files.items():
+        if not _SETTING_NAME.match(name):
+            raise BadRequest(f"invalid external table name {name!r}")
+        structure = params.pop(f"{name}_structure", "")
+        types = params.pop(f"{name}_types", "")
+        data_format = params.pop(f"{name}_format", "TabSeparated")
+        if not structure and types:
+            structure = ", ".join(f"_{i} {t.strip()}" for i, t in enumerate(types.split(","), start=1))
+        if not structure:
+            raise BadRequest(f"external table {name!r} has neither {name}_structure nor {name}_types")
+        tables.append(ExternalTable(name, structure, data_format, data))
+    return tuple(tables)
 
 
 def decompress(body: bytes, encoding: str | None) -> bytes:

@@ -16,14 +16,22 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import chdb
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
-from infra.clickhouse_http.request import BadRequest, Statement, decompress, parse_request
+from infra.clickhouse_http.request import (
+    BadRequest,
+    ExternalTable,
+    Statement,
+    decompress,
+    external_tables,
+    parse_request,
+)
 
 logger = logging.getLogger("mobius.infra.clickhouse_http")
 _ERROR_CODE = re.compile(r"Code:\s*(\d+)")
@@ -72,6 +80,8 @@ class EngineFront:
                     handle.query(f"USE `{statement.database}`", "TabSeparated")
                 for name, value in statement.settings.items():
                     handle.query(f"SET {name} = {_quoted(value)}", "TabSeparated")
+                for table in statement.external:
+                    _create_external(handle, table)
                 if statement.data is not None:
                     return self._insert(handle, statement)
                 return self._query(handle, statement)
@@ -104,6 +114,21 @@ class EngineFront:
         self._keeper.close()
 
 
+def _create_external(handle: Any, table: ExternalTable) -> None:
+    """A temporary table on this request's handle, as a server makes one of external data: it lives
+    as long as the request's handle (closed after the statement)."""
+    handle.query(f"CREATE TEMPORARY TABLE `{table.name}` ({table.structure})", "TabSeparated")
+    with tempfile.NamedTemporaryFile(suffix=".external", delete=False) as spool:
+        spool.write(table.data)
+    try:
+        handle.query(
+            f"INSERT INTO `{table.name}` FROM INFILE {_quoted(spool.name)} FORMAT {table.data_format}",
+            "TabSeparated",
+        )
+    finally:
+        os.unlink(spool.name)
+
+
 def _summary(result: Any, *, written: bool = False) -> dict[str, str]:
     rows, size = str(result.rows_read()), str(result.bytes_read())
     counts = (
@@ -133,8 +158,7 @@ def make_app(path: Path) -> web.Application:
         headers = {"X-ClickHouse-Query-Id": query_id, "X-ClickHouse-Timezone": SERVER_TIMEZONE}
         started = time.monotonic()
         try:
-            body = decompress(await request.read(), request.headers.get("Content-Encoding"))
-            statement = parse_request(dict(request.query), body)
+            statement = await _statement(request)
             held = statement.data is not None and hold.armed
             if held:
                 hold.armed = False
@@ -180,6 +204,28 @@ def make_app(path: Path) -> web.Application:
     app.router.add_route("*", "/", handle)
     app.on_cleanup.append(close)
     return app
+
+
+async def _statement(request: web.Request) -> Statement:
+    params = dict(request.query)
+    if request.content_type != "multipart/form-data":
+        body = decompress(await request.read(), request.headers.get("Content-Encoding"))
+        return parse_request(params, body)
+    files: dict[str, bytes] = {}  # external data: a file a table, the query a parameter or a form value
+    async for part in _parts(request):
+        if part.filename is None:
+            params[part.name or ""] = (await part.read()).decode()
+        else:
+            files[part.name or ""] = bytes(await part.read())
+    external = external_tables(params, files)
+    return replace(parse_request(params, b""), external=external)
+
+
+async def _parts(request: web.Request) -> AsyncIterator[BodyPartReader]:
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if isinstance(part, BodyPartReader):
+            yield part
 
 
 def _error(status: int, code: int, text: str, headers: dict[str, str]) -> web.Response:

@@ -60,7 +60,7 @@ def bench(
     profile: Annotated[
         Path | None, typer.Option(help="py-spy profile of the worker's throughput run (.svg, .json, .txt).")
     ] = None,
-    rows: Annotated[int, typer.Option(help="Backlog the sink drains to measure its ingest rate.")] = 50_000,
+    rows: Annotated[int, typer.Option(help="Backlog the sink drains to measure its ingest rate.")] = 100_000,
     freshness_rate: Annotated[int, typer.Option(help="Records per second while measuring freshness.")] = 500,
     soak: Annotated[
         float | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import fastavro
 import pytest
@@ -90,6 +91,13 @@ def test_the_avro_path_skips_known_and_repeated_request_ids_and_a_retried_token(
     assert writer.duplicates_skipped == 6 + 6 + 2
 
 
+def test_a_fallback_count_beyond_uint16_lands_unchanged(database: Client) -> None:
+    """Migration 011 widened the column: 70,000 once landed as 70,000 mod 2^16."""
+    value = COMPLETION_CODEC.encode({**record(1, cost=1).model_dump(), "fallback_count": 70_000})
+    CompletionsWriter(database).write_encoded([read_encoded(0, 0, 0, None, value)], "t")
+    assert database.query("SELECT fallback_count FROM completions").result_rows == [(70_000,)]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -100,8 +108,27 @@ def test_the_avro_path_skips_known_and_repeated_request_ids_and_a_retried_token(
             b"\x02x", b"\x02\xff"
         ),
         encode_completion(record(99, cost=1)) + b"\x00",  # trailing bytes after the last record
+        # Values ClickHouse's Avro input would wrap (2^32 - 1, 2^16 - 1) or whose TTL would wrap:
+        COMPLETION_CODEC.encode({**record(99, cost=1).model_dump(), "prompt_tokens": -1}),
+        COMPLETION_CODEC.encode({**record(99, cost=1).model_dump(), "fallback_count": -1}),
+        COMPLETION_CODEC.encode({**record(99, cost=1).model_dump(), "cost_nano_usd": -5}),
+        COMPLETION_CODEC.encode(
+            {**record(99, cost=1).model_dump(), "created_at": datetime(2200, 1, 1, tzinfo=UTC)}
+        ),
+        COMPLETION_CODEC.encode(
+            {**record(99, cost=1).model_dump(), "completed_at": datetime(1969, 1, 1, tzinfo=UTC)}
+        ),
     ],
-    ids=["status", "utf8", "trailing"],
+    ids=[
+        "status",
+        "utf8",
+        "trailing",
+        "negative-int",
+        "negative-uint16",
+        "negative-long",
+        "year-2200",
+        "year-1969",
+    ],
 )
 def test_a_batch_with_a_record_the_model_refuses_is_refused_whole(database: Client, bad: bytes) -> None:
     values = [encode_completion(record(i, cost=1)) for i in range(5)] + [bad]
@@ -110,3 +137,18 @@ def test_a_batch_with_a_record_the_model_refuses_is_refused_whole(database: Clie
             [read_encoded(0, i, 0, None, v) for i, v in enumerate(values)], "t"
         )
     assert database.query("SELECT count() FROM completions").result_rows == [(0,)]
+
+
+def test_request_ids_with_tabs_newlines_and_backslashes_are_looked_up_exactly(database: Client) -> None:
+    odd = ["a\tb", "c\nd", "e\\f", "e\\\\f", "plain"]
+    values = [
+        COMPLETION_CODEC.encode({**record(i, cost=1).model_dump(), "request_id": r})
+        for i, r in enumerate(odd)
+    ]
+    writer = CompletionsWriter(database)
+    writer.write_encoded([read_encoded(0, i, 0, None, v) for i, v in enumerate(values[:3])], "o1")
+    writer.write_encoded([read_encoded(0, 10 + i, 0, None, v) for i, v in enumerate(values)], "o2")
+    assert sorted(r for (r,) in database.query("SELECT request_id FROM completions").result_rows) == sorted(
+        odd
+    )
+    assert writer.duplicates_skipped == 3

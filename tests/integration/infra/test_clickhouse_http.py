@@ -9,6 +9,7 @@ import pytest
 from clickhouse_connect import get_client
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
+from clickhouse_connect.driver.external import ExternalData
 
 from infra.clickhouse_http.launcher import ClickHouseHttp
 from infra.ports import pick_free_port
@@ -57,3 +58,13 @@ def test_bound_parameters_and_errors_come_back_as_from_a_server(client: Client) 
     with pytest.raises(DatabaseError, match="UNKNOWN_TABLE") as raised:
         client.query("SELECT * FROM no_such_table")
     assert raised.value.code == 60
+
+
+def test_external_data_is_a_table_for_its_query_only(client: Client) -> None:
+    ids = ExternalData(file_name="wanted.tsv", data=b"a\nb\\tc\n", fmt="TSV", structure=["id String"])
+    found = client.query("SELECT id FROM wanted ORDER BY id", external_data=ids)
+    assert found.result_rows == [("a",), ("b\tc",)]
+    typed = ExternalData(file_name="pairs.csv", data=b"1,x\n2,y\n", fmt="CSV", types=["UInt8", "String"])
+    assert client.query("SELECT sum(_1), max(_2) FROM pairs", external_data=typed).result_rows == [(3, "y")]
+    with pytest.raises(DatabaseError, match="UNKNOWN_TABLE"):
+        client.query("SELECT * FROM wanted")
