@@ -9,7 +9,9 @@ UV_VERSION=0.13.9
 if ! python3 -m uv --version >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "uv==${UV_VERSION}"
 fi
-python3 -m uv sync --frozen --quiet
+# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (it is on these machines) every
+# process would otherwise compile LiteLLM and the rest from source at each start (~2x the import time).
+python3 -m uv sync --frozen --quiet --compile-bytecode
 
 if ! command -v redis-server >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ]; then
