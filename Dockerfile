@@ -9,6 +9,7 @@ COPY routing routing
 COPY streams streams
 COPY analytics analytics
 COPY infra infra
+COPY mobius mobius
 # Bytecode compiled into the image: with PYTHONDONTWRITEBYTECODE each container start would
 # otherwise compile LiteLLM and the rest from source again (~2x the import time; see infra/setup.sh).
 RUN uv sync --frozen --no-dev --compile-bytecode

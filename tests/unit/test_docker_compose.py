@@ -1,5 +1,6 @@
 """docker-compose.yml cannot run here (no Docker engine); check it declares what the code expects."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,15 @@ def test_app_services_declare_every_setting(
     for key in env:
         if key.startswith("MOBIUS_"):
             assert key.split("__")[0] in known, f"{key} is not a setting"
+
+
+def test_image_holds_every_package_the_build_installs() -> None:
+    """The image copies each package pyproject builds (a package left out fails `uv sync` there,
+    and no Docker engine here would notice), and compiles its bytecode at build time."""
+    root = COMPOSE.parent
+    hatch = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hatch"]
+    packages = hatch["build"]["targets"]["wheel"]["packages"]
+    dockerfile = (root / "Dockerfile").read_text()
+    copied = {line.split()[1] for line in dockerfile.splitlines() if line.startswith("COPY ")}
+    assert set(packages) <= copied, f"the Dockerfile does not copy {sorted(set(packages) - copied)}"
+    assert "--compile-bytecode" in dockerfile
