@@ -16,9 +16,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import litellm
-from litellm.router import Router
+from litellm.router import Router, router_arguments
+from litellm.router_config import build_router_config
+from litellm.router_python_host import PythonHost
 
 from routing.attempts import REQUEST_ID_KEY, AttemptLog, FailedAttempt
+from routing.direct_calls import DirectCalls, DirectHost
 from routing.errors import error_code, retry_after_s
 from routing.litellm_trims import PRICED_BY_CALLER, reads_litellm_cost, skip_litellm_response_cost
 from routing.outcomes import LLMError, LLMResult
@@ -47,10 +50,13 @@ class Price:
 UNCHECKED_WINDOW_SHARE = 0.5
 
 
-def build_router(config: RouterConfig, redis: RedisParams | None = None, **overrides: Any) -> Any:
+def build_router(
+    config: RouterConfig, redis: RedisParams | None = None, host: PythonHost | None = None, **overrides: Any
+) -> Any:
     """LiteLLM's Router as LiteLLM's proxy builds it from the same config (the benchmark's bare
     Router comes from here too, so both measure the same thing); `overrides` replace
-    router_settings entries. Returns litellm's Router (its types are partial)."""
+    router_settings entries, and `host` replaces the one LiteLLM's Router makes its calls through.
+    Returns litellm's Router (its types are partial)."""
     for key, value in config.litellm_settings.items():
         setattr(litellm, key, value)  # what LiteLLM's proxy does with litellm_settings
     settings = config.router_settings | overrides
@@ -60,7 +66,10 @@ def build_router(config: RouterConfig, redis: RedisParams | None = None, **overr
         if redis.username:  # LiteLLM hands cache_kwargs to its Redis client
             settings["cache_kwargs"] = dict(settings.get("cache_kwargs") or {}) | {"username": redis.username}
     model_list = [d.model_dump() for d in config.model_list]
-    return Router(model_list=model_list, **redis_args, **settings)
+    if host is None:
+        return Router(model_list=model_list, **redis_args, **settings)
+    arguments = router_arguments(model_list=model_list, **redis_args, **settings)
+    return Router.from_config(build_router_config(arguments), host)
 
 
 class LLMGateway:
@@ -71,7 +80,11 @@ class LLMGateway:
             litellm.callbacks.append(attempts)
         self.attempts = attempts
         self.groups = config.groups
-        self.router = build_router(config, redis)
+        # Plain attempts skip litellm.acompletion's wrapper (~60% of a bare Router's CPU a call);
+        # only calls this gateway prices itself, so LiteLLM's own cost stays on every other call.
+        self.direct_calls = DirectCalls(served_callbacks=(AttemptLog,))
+        host = DirectHost(self.direct_calls) if config.mobius.direct_provider_calls else None
+        self.router = build_router(config, redis, host)
         # LiteLLM's pre-call check counts every prompt's tokens again and looks up each
         # deployment's window, on every call (~15% of the worker's samples under `mobius
         # bench --profile`), and can only drop deployments too small for the prompt. Prompts the
@@ -80,7 +93,7 @@ class LLMGateway:
         # share them as the workers do.
         self._unchecked = self.router
         if config.router_settings.get("enable_pre_call_checks"):
-            self._unchecked = build_router(config, redis, enable_pre_call_checks=False)
+            self._unchecked = build_router(config, redis, host, enable_pre_call_checks=False)
         self._prices: dict[str, Price] = {}
         self._groups: dict[str, str] = {}
         windows: dict[str, int] = {}  # the largest window per group: what the policy routes by
@@ -104,6 +117,10 @@ class LLMGateway:
             group: int(min(smallest[g] for g in config.fallback_reach(group)) * UNCHECKED_WINDOW_SHARE)
             for group in smallest
         }
+
+    async def aclose(self) -> None:
+        """Close the provider connections the direct attempts keep open (in this event loop)."""
+        await self.direct_calls.aclose()
 
     def deployments(self) -> list[dict[str, Any]]:
         """Every deployment as the Router holds it (os.environ/ references resolved, ids assigned)."""

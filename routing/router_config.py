@@ -101,6 +101,9 @@ class MobiusPolicy(_Frozen):
     backpressure: BackpressureSettings = Field(default_factory=BackpressureSettings)
     rules: tuple[RoutingRule, ...] = ()
     tiers: dict[Tier, TierLimits]
+    # Plain chat attempts go to the provider without litellm.acompletion's wrapper
+    # (routing/direct_calls.py); false sends every attempt through LiteLLM's full call.
+    direct_provider_calls: bool = True
 
 
 class Deployment(BaseModel):

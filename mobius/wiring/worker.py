@@ -106,6 +106,8 @@ def create_worker_app(settings: MobiusSettings) -> faust.App:
 
     async def stop_large_records(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await large_records.stop()
+        for gateway in gateways:  # the provider connections the direct attempts keep open
+            await gateway.aclose()
 
     app.on_before_shutdown.connect(stop_large_records)
 

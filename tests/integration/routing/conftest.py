@@ -30,5 +30,7 @@ async def gateway(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Asyn
     simulator.controls(latency_scale=0.01)
     for name, value in simulator.provider_env().items():
         monkeypatch.setenv(name, value)
-    yield LLMGateway(patient_config(), AttemptLog())
+    gateway = LLMGateway(patient_config(), AttemptLog())
+    yield gateway
+    await gateway.aclose()
     await close_litellm_async_clients()  # this test's loop ends: its HTTP connections with it
