@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -117,12 +118,34 @@ def eval_router(
     _print_evaluation(result)
 
 
+# OpenBLAS picks its kernels by CPU when it loads, and the fit's path follows their rounding: the
+# shipped model came from its AVX2 ("Haswell") kernels, and an AVX-512 CPU's gave other weights and
+# thresholds. Training pins them where the CPU has AVX2, so the artifact is the same byte for byte.
+PINNED_BLAS_KERNELS = "Haswell"
+
+
+def _rerun_with_pinned_blas() -> None:
+    """Start this command again with OpenBLAS's kernels pinned (numpy is loaded by now)."""
+    if os.environ.get("OPENBLAS_CORETYPE") or not _cpu_flag("avx2"):
+        return
+    os.execve(sys.executable, sys.orig_argv, os.environ | {"OPENBLAS_CORETYPE": PINNED_BLAS_KERNELS})  # noqa: S606 - this same command, argv as given
+
+
+def _cpu_flag(flag: str) -> bool:
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: OpenBLAS's own choice
+        return False
+    return any(line.startswith("flags") and flag in line.split() for line in info.splitlines())
+
+
 def train_router(
     output: Annotated[
         Path | None, typer.Option(help="Where to write the model (default: the shipped one).")
     ] = None,
 ) -> None:
     """Retrain the query classifier from routing/corpus/ (train split, fixed seed): reproducible."""
+    _rerun_with_pinned_blas()
     from routing.corpus import load_corpus
     from routing.query_model import MODEL_PATH, train
 
