@@ -240,3 +240,24 @@ async def test_answers_count_against_a_deployments_tpm_limit(
         await close_litellm_async_clients()
     assert refused.value.code == "rate_limited"
     assert 4 <= answered < 40 and gateway.direct_calls.direct >= answered
+
+
+async def test_the_switch_off_sends_every_attempt_through_litellm(
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simulator.reset()
+    simulator.controls(latency_scale=0.01)
+    for name, value in simulator.provider_env().items():
+        monkeypatch.setenv(name, value)
+    config = patient_config()
+    off = config.model_copy(
+        update={"mobius": config.mobius.model_copy(update={"direct_provider_calls": False})}
+    )
+    gateway = LLMGateway(off, AttemptLog())
+    try:
+        result = await gateway.complete("r-off", "fast", QUESTION, 50, prompt_tokens=30)
+    finally:
+        await gateway.aclose()
+        await close_litellm_async_clients()
+    assert result.cost_nano_usd > 0
+    assert (gateway.direct_calls.direct, gateway.direct_calls.delegated) == (0, 0)  # its host was LiteLLM's
