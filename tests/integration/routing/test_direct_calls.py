@@ -46,6 +46,16 @@ def fresh_deployments(config: RouterConfig) -> RouterConfig:
 
 
 @pytest.fixture
+def fast_provider(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    """The simulator reset and quick, and the config's os.environ/ references pointing at it."""
+    simulator.reset()
+    simulator.controls(latency_scale=0.01)
+    for name, value in simulator.provider_env().items():
+        monkeypatch.setenv(name, value)
+    return simulator
+
+
+@pytest.fixture
 async def calls() -> AsyncIterator[DirectCalls]:
     direct = DirectCalls()
     yield direct
@@ -154,12 +164,9 @@ async def test_a_slow_provider_times_out_as_litellms_call_does(
 
 
 async def test_the_router_retries_another_deployment_and_notes_the_failed_one(
-    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+    fast_provider: Simulator,
 ) -> None:
-    simulator.reset()
-    simulator.controls(latency_scale=0.01, down=["anthropic"])
-    for name, value in simulator.provider_env().items():
-        monkeypatch.setenv(name, value)
+    fast_provider.controls(down=["anthropic"])
     gateway = LLMGateway(fresh_deployments(patient_config()), AttemptLog())
     try:
         results = [
@@ -176,12 +183,8 @@ async def test_the_router_retries_another_deployment_and_notes_the_failed_one(
 
 
 async def test_a_context_window_failure_falls_back_as_configured(
-    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+    fast_provider: Simulator,
 ) -> None:
-    simulator.reset()
-    simulator.controls(latency_scale=0.01)
-    for name, value in simulator.provider_env().items():
-        monkeypatch.setenv(name, value)
     gateway = LLMGateway(patient_config(), AttemptLog())
     # gpt-4o-mini and claude-haiku hold 128k and 200k tokens: fast cannot, long-context (1M) can.
     long_prompt = [{"role": "user", "content": "word " * 250_000}]
@@ -212,12 +215,8 @@ async def test_calls_the_gateway_does_not_price_and_callers_it_cannot_serve_go_t
 
 
 async def test_answers_count_against_a_deployments_tpm_limit(
-    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+    fast_provider: Simulator,
 ) -> None:
-    simulator.reset()
-    simulator.controls(latency_scale=0.01)
-    for name, value in simulator.provider_env().items():
-        monkeypatch.setenv(name, value)
     config = fresh_deployments(patient_config())
     tight = tuple(
         d.model_copy(update={"litellm_params": d.litellm_params | {"tpm": 100}})
@@ -243,12 +242,8 @@ async def test_answers_count_against_a_deployments_tpm_limit(
 
 
 async def test_the_switch_off_sends_every_attempt_through_litellm(
-    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+    fast_provider: Simulator,
 ) -> None:
-    simulator.reset()
-    simulator.controls(latency_scale=0.01)
-    for name, value in simulator.provider_env().items():
-        monkeypatch.setenv(name, value)
     config = patient_config()
     off = config.model_copy(
         update={"mobius": config.mobius.model_copy(update={"direct_provider_calls": False})}

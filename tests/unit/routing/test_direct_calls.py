@@ -33,9 +33,19 @@ def attempt(model: str = "openai/gpt-4o-mini", **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def calls() -> Iterator[DirectCalls]:
-    saved = list(litellm.callbacks), list(litellm.success_callback)
+    # LiteLLM's callback lists are process-wide: earlier tests' calls leave theirs behind.
+    lists = (
+        litellm.callbacks,
+        litellm.success_callback,
+        litellm._async_success_callback,
+        litellm.input_callback,
+    )
+    saved = [list(callbacks) for callbacks in lists]
+    for callbacks in lists:
+        callbacks.clear()
     yield DirectCalls()
-    litellm.callbacks[:], litellm.success_callback[:] = saved
+    for callbacks, before in zip(lists, saved, strict=True):
+        callbacks[:] = before
 
 
 def test_an_openai_attempt_is_one_post_in_openais_format(calls: DirectCalls) -> None:
