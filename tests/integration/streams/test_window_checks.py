@@ -3,7 +3,7 @@ a prompt too long for one deployment of its group still never reaches that deplo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +25,15 @@ pytestmark = [
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LLMGateway]:
+async def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LLMGateway]:
     simulator = Simulator(pick_free_port(), tmp_path / "simulator")
     simulator.start(latency_scale=0.01)
     try:  # a failure building the gateway must not leave the simulator running
         for name, value in simulator.provider_env().items():
             monkeypatch.setenv(name, value)  # the config's os.environ/ references, read at Router build
-        yield LLMGateway(load_router_config(DEFAULT_ROUTER_CONFIG), AttemptLog())
+        gateway = LLMGateway(load_router_config(DEFAULT_ROUTER_CONFIG), AttemptLog())
+        yield gateway
+        await gateway.aclose()  # its HTTP session belongs to this test's loop
     finally:
         simulator.stop()
 
